@@ -1,0 +1,1 @@
+"""Use cases of the catalog, written against ports; no HTTP, no SQL."""

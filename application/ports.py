@@ -1,0 +1,63 @@
+"""Ports: what the use cases need from the outside world, as protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from application.listing import ListQuery
+from domain.item import Item, ItemChanges
+
+
+class ItemRepository(Protocol):
+    """Items in storage. Every write is atomic on its own; the unit of work groups them."""
+
+    async def add(self, item: Item) -> None:
+        """Store a new item; DuplicateSku when its sku is taken."""
+
+    async def add_many(self, items: Sequence[Item]) -> None:
+        """Store new items; DuplicateSku (naming one taken sku) when any sku is taken."""
+
+    async def get(self, item_id: UUID) -> Item | None: ...
+
+    async def list(self, query: ListQuery) -> list[Item]:
+        """Up to `query.limit + 1` items after `query.after` in `query.sort` order."""
+
+    async def update(
+        self, item_id: UUID, changes: ItemChanges, *, expected_version: int | None, now: datetime
+    ) -> Item:
+        """Apply `changes` in one atomic step: ItemNotFound, VersionConflict or DuplicateSku."""
+
+    async def adjust_stock(self, item_id: UUID, delta: int, *, now: datetime) -> Item:
+        """Add `delta` to the quantity atomically: ItemNotFound or InsufficientStock."""
+
+    async def delete(self, item_id: UUID, *, expected_version: int | None) -> None:
+        """Remove the item: ItemNotFound or VersionConflict."""
+
+    async def skus_taken(self, skus: Sequence[str]) -> set[str]:
+        """Which of `skus` already belong to stored items."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without `commit()` rolls everything back."""
+
+    items: ItemRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

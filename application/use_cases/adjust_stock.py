@@ -1,0 +1,23 @@
+from uuid import UUID
+
+from application.ports import UnitOfWorkFactory
+from domain import rules
+from domain.errors import FieldError, ItemValidationError
+from domain.item import Item, utc_now
+
+
+class AdjustStock:
+    """Add `delta` (≠ 0) to the stock on hand; never below zero, no lost update."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(self, item_id: UUID, delta: int) -> Item:
+        try:
+            rules.validate_delta(delta)
+        except ValueError as exc:
+            raise ItemValidationError([FieldError("delta", str(exc))]) from None
+        async with self._uow() as uow:
+            item = await uow.items.adjust_stock(item_id, delta, now=utc_now())
+            await uow.commit()
+        return item

@@ -1,0 +1,1 @@
+"""The Item and its rules: plain Python, no framework."""

@@ -1,0 +1,91 @@
+"""Field rules of the Item (SPEC §2): each normaliser returns the canonical value or raises ValueError."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+SKU_MAX: Final = 64
+NAME_MAX: Final = 200
+DESCRIPTION_MAX: Final = 2000
+PRICE_LIMIT: Final = Decimal(10) ** 10
+PRICE_QUANTUM: Final = Decimal("0.01")
+QUANTITY_MAX: Final = 2**31 - 1  # the column is a PostgreSQL integer
+
+_SKU_PATTERN: Final = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
+
+
+def normalize_sku(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    sku = value.strip().upper()
+    if not 1 <= len(sku) <= SKU_MAX:
+        raise ValueError(f"must be 1 to {SKU_MAX} characters after trimming")
+    if not _SKU_PATTERN.fullmatch(sku):
+        raise ValueError(
+            "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'"
+        )
+    return sku
+
+
+def normalize_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    name = value.strip()
+    if not 1 <= len(name) <= NAME_MAX:
+        raise ValueError(f"must be 1 to {NAME_MAX} characters after trimming")
+    if "\x00" in name:
+        raise ValueError("must not contain NUL characters")
+    return name
+
+
+def normalize_description(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be a string or null")
+    if len(value) > DESCRIPTION_MAX:
+        raise ValueError(f"must be at most {DESCRIPTION_MAX} characters")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def normalize_price(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+        raise ValueError("must be a decimal number or a string holding one")
+    try:
+        # str() first: a float such as 0.1 must mean 0.1, not its binary expansion.
+        price = Decimal(value.strip() if isinstance(value, str) else str(value))
+    except InvalidOperation:
+        raise ValueError("must be a decimal number") from None
+    if not price.is_finite():
+        raise ValueError("must be a finite number")
+    if price < 0:
+        raise ValueError("must be at least 0")
+    if price >= PRICE_LIMIT:
+        raise ValueError("must be less than 10000000000")
+    if price != price.quantize(PRICE_QUANTUM):
+        raise ValueError("must have at most 2 decimal places")
+    return price.quantize(PRICE_QUANTUM)
+
+
+def normalize_quantity(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer")
+    if value < 0:
+        raise ValueError("must be at least 0")
+    if value > QUANTITY_MAX:
+        raise ValueError(f"must be at most {QUANTITY_MAX}")
+    return value
+
+
+def validate_delta(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be an integer")
+    if value == 0:
+        raise ValueError("must not be 0")
+    if abs(value) > QUANTITY_MAX:
+        raise ValueError(f"must be between -{QUANTITY_MAX} and {QUANTITY_MAX}")
+    return value

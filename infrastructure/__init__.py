@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL through SQLModel/SQLAlchemy, settings, migrations, the composition root."""

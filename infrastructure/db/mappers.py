@@ -1,0 +1,28 @@
+"""Mapping between table rows and the domain Item."""
+
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any, Final
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Row
+
+from domain.item import Item
+from infrastructure.db.tables import ItemRow
+
+ITEM_FIELDS: Final = tuple(f.name for f in fields(Item))
+#: The item's columns in the order of the entity's fields, so a row maps positionally.
+ITEM_COLUMNS: Final[Sequence[ColumnElement[Any]]] = tuple(
+    ItemRow.__table__.c[name]  # type: ignore[attr-defined]
+    for name in ITEM_FIELDS
+)
+
+
+def row_to_item(row: Row[Any]) -> Item:
+    # asyncpg returns its own UUID subclass; the domain holds the standard library's.
+    item_id, *rest = row
+    return Item(UUID(bytes=item_id.bytes), *rest)
+
+
+def item_to_values(item: Item) -> dict[str, Any]:
+    return {name: getattr(item, name) for name in ITEM_FIELDS}

@@ -1,0 +1,44 @@
+"""The SQLModel table model: the single source of the schema (migrations are checked against it)."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Final
+from uuid import UUID
+
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, Numeric, String
+from sqlmodel import Field, SQLModel
+
+# Stable constraint names, so migrations can refer to them and errors can be recognised.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SKU_UNIQUE: Final = "uq_items_sku"
+
+
+class ItemRow(SQLModel, table=True):
+    __tablename__ = "items"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_non_negative"),
+        CheckConstraint("price >= 0", name="price_non_negative"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        # Keyset pagination seeks on (sort column, id) for each sort order.
+        Index("ix_items_created_at_id", "created_at", "id"),
+        Index("ix_items_name_id", "name", "id"),
+        Index("ix_items_price_id", "price", "id"),
+        Index("ix_items_sku_id", "sku", "id"),
+    )
+
+    id: UUID = Field(primary_key=True)
+    sku: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    name: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    price: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    quantity: int = Field(default=0)
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

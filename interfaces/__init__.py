@@ -1,0 +1,1 @@
+"""Driving adapters: the HTTP API and the command line."""

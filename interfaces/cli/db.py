@@ -1,0 +1,49 @@
+"""`stockroom db ...`: migrations as a release step."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from infrastructure.db import schema
+from infrastructure.db.embedded import resolve_database_url
+from infrastructure.settings import Settings
+from interfaces.cli.failures import reported_failures
+
+app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+
+
+def _url() -> str:
+    return resolve_database_url(Settings())
+
+
+@app.command()
+def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    with reported_failures():
+        schema.upgrade(_url(), revision)
+        typer.echo(f"database at {schema.current(_url()) or 'base'}")
+
+
+@app.command()
+def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or base.")]) -> None:
+    """Migrate the database down to REVISION."""
+    with reported_failures():
+        schema.downgrade(_url(), revision)
+        typer.echo(f"database at {schema.current(_url()) or 'base'}")
+
+
+@app.command()
+def current() -> None:
+    """Print the database's current revision."""
+    with reported_failures():
+        typer.echo(schema.current(_url()) or "base (no migration applied)")
+
+
+@app.command()
+def check() -> None:
+    """Fail when the table models and the migrations differ."""
+    with reported_failures():
+        schema.check(_url())
+        typer.echo("models and migrations agree")

@@ -1,0 +1,42 @@
+"""`stockroom serve`: uvicorn with the app factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from infrastructure.db.embedded import prepare_database
+from infrastructure.settings import Settings
+from interfaces.cli.failures import reported_failures
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (on the embedded PostgreSQL when STOCKROOM_DATABASE_URL is unset)."""
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if settings.database_url is None:
+        with reported_failures():
+            url = prepare_database(settings)
+        # Workers must share the one embedded server this process started and owns.
+        os.environ["STOCKROOM_DATABASE_URL"] = url
+        typer.echo(f"embedded PostgreSQL ready, data in {settings.data_dir.resolve()}", err=True)
+    uvicorn.run(
+        "interfaces.http.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace,
+        log_level=settings.log_level.lower(),
+    )

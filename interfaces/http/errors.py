@@ -1,0 +1,138 @@
+"""Exception handlers: every error leaves as problem+json, with no internals in it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from application.errors import DataStoreUnavailable, InvalidCursor, InvalidQuery
+from domain.errors import (
+    DuplicateSku,
+    InsufficientStock,
+    ItemNotFound,
+    ItemValidationError,
+    VersionConflict,
+)
+from domain.item import READ_ONLY_FIELDS
+from interfaces.http.problems import pointer, problem_response
+from interfaces.http.request_context import request_id_of
+
+_log = logging.getLogger("stockroom.http")
+
+_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
+
+
+def _field_error(loc: Sequence[str | int], message: str) -> dict[str, str]:
+    """Map a validation location to a body pointer or a parameter name."""
+    if loc and loc[0] == "body":
+        return {"pointer": pointer(loc[1:]), "detail": message}
+    if loc and loc[0] in {"query", "header", "path"}:
+        return {"parameter": str(loc[-1]), "detail": message}
+    return {"pointer": pointer(loc), "detail": message}
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    loc = error.get("loc", ())
+    if error.get("type") == "extra_forbidden":
+        return "is read-only" if loc and loc[-1] in READ_ONLY_FIELDS else "is not a known field"
+    if error.get("type") == "json_invalid":
+        return "the body is not valid JSON"
+    return str(error.get("msg", "is invalid"))
+
+
+async def _request_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"pointer": "", "detail": _validation_message(e)}
+        if e.get("type") == "json_invalid"
+        else _field_error(e.get("loc", ()), _validation_message(e))
+        for e in exc.errors()
+    ]
+    return problem_response(
+        422,
+        "The request is invalid; see errors.",
+        request_id=request_id_of(request),
+        slug="validation",
+        errors=errors,
+    )
+
+
+async def _item_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ItemValidationError)
+    errors = [
+        {"pointer": pointer(e.field.split(".")) if e.field else "", "detail": e.message}
+        for e in exc.errors
+    ]
+    return problem_response(
+        422,
+        "The item is invalid; see errors.",
+        request_id=request_id_of(request),
+        slug="validation",
+        errors=errors,
+    )
+
+
+async def _invalid_query(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidQuery)
+    return problem_response(
+        422,
+        "The query is invalid; see errors.",
+        request_id=request_id_of(request),
+        slug="validation",
+        errors=[{"parameter": exc.field, "detail": exc.message}],
+    )
+
+
+def _simple(status: int, slug: str) -> Any:
+    async def handler(request: Request, exc: Exception) -> Response:
+        return problem_response(status, str(exc), request_id=request_id_of(request), slug=slug)
+
+    return handler
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DataStoreUnavailable)
+    _log.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
+    return problem_response(
+        503,
+        "The service cannot reach its database right now; retry shortly.",
+        request_id=request_id_of(request),
+        slug="unavailable",
+    )
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 304:
+        return Response(status_code=304, headers=exc.headers)
+    detail = exc.detail if isinstance(exc.detail, str) else "The request cannot be served."
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No resource at {request.url.path}."
+    if exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    return problem_response(
+        exc.status_code,
+        detail,
+        request_id=request_id_of(request),
+        slug=_HTTP_SLUGS.get(exc.status_code),
+        headers=exc.headers,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(ItemValidationError, _item_validation)
+    app.add_exception_handler(InvalidQuery, _invalid_query)
+    app.add_exception_handler(ItemNotFound, _simple(404, "item-not-found"))
+    app.add_exception_handler(DuplicateSku, _simple(409, "duplicate-sku"))
+    app.add_exception_handler(InsufficientStock, _simple(409, "insufficient-stock"))
+    app.add_exception_handler(VersionConflict, _simple(412, "version-mismatch"))
+    app.add_exception_handler(InvalidCursor, _simple(400, "invalid-cursor"))
+    app.add_exception_handler(DataStoreUnavailable, _unavailable)

@@ -1,0 +1,121 @@
+"""The edge of every request, as one pure ASGI middleware (no per-request task or body copy).
+
+It assigns the request id, adds the headers every response carries, enforces the body limit and
+the JSON content type, and turns an unexpected exception into a 500 problem without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from interfaces.http.problems import problem_response
+from interfaces.http.request_context import accept_or_create_request_id, request_id_var
+
+_log = logging.getLogger("stockroom.http")
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive`; an HTTPException so FastAPI's body parsing lets it through."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body exceeds the limit of {limit} bytes.")
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        headers = dict(scope["headers"])
+        request_id = accept_or_create_request_id(headers.get(b"x-request-id"))
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                out = MutableHeaders(scope=message)
+                out["X-Request-ID"] = request_id
+                out["X-Content-Type-Options"] = "nosniff"
+            await send(message)
+
+        try:
+            rejection = self._precheck(scope["method"], headers, request_id)
+            if rejection is not None:
+                await rejection(scope, receive, send_with_headers)
+            else:
+                await self.app(scope, self._limit(receive), send_with_headers)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            response = problem_response(413, exc.detail, request_id=request_id, slug="too-large")
+            await response(scope, receive, send_with_headers)
+        except Exception:
+            _log.exception("unhandled error while handling the request")
+            if started:
+                raise
+            response = problem_response(
+                500, "An unexpected error occurred; it has been logged.", request_id=request_id
+            )
+            await response(scope, receive, send_with_headers)
+        finally:
+            request_id_var.reset(token)
+
+    def _precheck(
+        self, method: str, headers: dict[bytes, bytes], request_id: str
+    ) -> Response | None:
+        if method not in _BODY_METHODS:
+            return None
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            return problem_response(
+                413,
+                f"The request body exceeds the limit of {self.max_body_bytes} bytes.",
+                request_id=request_id,
+                slug="too-large",
+            )
+        content_type = headers.get(b"content-type")
+        if content_type is not None and not _is_json(content_type.decode("latin-1")):
+            return problem_response(
+                415,
+                "Request bodies must be JSON (Content-Type: application/json).",
+                request_id=request_id,
+                slug="unsupported-media-type",
+                headers={"Accept-Post": "application/json", "Accept-Patch": "application/json"},
+            )
+        return None
+
+    def _limit(self, receive: Receive) -> Receive:
+        """Count the body as it streams in; a chunked body past the limit stops at the limit."""
+        received = 0
+        limit = self.max_body_bytes
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return limited

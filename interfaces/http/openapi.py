@@ -1,0 +1,74 @@
+"""OpenAPI details FastAPI does not produce by itself: problem+json error responses."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from interfaces.http.problems import PROBLEM_MEDIA_TYPE
+from interfaces.http.schemas import Problem
+
+_DESCRIPTIONS: Final = {
+    304: "Not modified: If-None-Match matches the current version.",
+    400: "Bad request (for a list: the cursor is malformed or belongs to another sort).",
+    401: "No valid API key.",
+    403: "The API key lacks the scope this operation needs.",
+    404: "No item with this id.",
+    409: "Conflict: the sku is taken, or the stock would become negative.",
+    412: "If-Match does not name the current version; nothing changed.",
+    413: "The request body is larger than 1 MiB.",
+    415: "The request body is not JSON.",
+    422: "The request is invalid; `errors` points at each bad field.",
+    500: "Unexpected error (logged with the request id).",
+    503: "The database is unavailable; retry after Retry-After seconds.",
+}
+
+#: Every route can answer these: the server's own failure or its database being down.
+COMMON: Final = (500, 503)
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in (*statuses, *COMMON):
+        if status == 304:
+            responses[status] = {"description": _DESCRIPTIONS[status]}
+        else:
+            responses[status] = {"model": Problem, "description": _DESCRIPTIONS[status]}
+    return responses
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve error responses as application/problem+json and drop FastAPI's own 422 schema."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        problem_ref = {"$ref": "#/components/schemas/Problem"}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    if status.isdigit() and int(status) >= 400:
+                        response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
+                        if int(status) == 422:
+                            response["description"] = _DESCRIPTIONS[422]
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in Problem.model_json_schema(ref_template="#/components/schemas/{model}").get(
+            "$defs", {}
+        ).items():
+            components[name] = sub
+        components["Problem"].pop("$defs", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

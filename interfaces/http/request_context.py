@@ -1,0 +1,32 @@
+"""The current request's id, for problem bodies and every log line written while handling it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Final
+
+from starlette.requests import Request
+
+REQUEST_ID_HEADER: Final = "x-request-id"
+_SANE_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def accept_or_create_request_id(raw: bytes | None) -> str:
+    """The caller's id when it is short and plain (no header injection, no log spoofing)."""
+    if raw is not None:
+        try:
+            candidate = raw.decode("ascii")
+        except UnicodeDecodeError:
+            candidate = ""
+        if _SANE_REQUEST_ID.fullmatch(candidate):
+            return candidate
+    return uuid.uuid4().hex
+
+
+def request_id_of(request: Request) -> str | None:
+    rid = getattr(request.state, "request_id", None)
+    return rid if isinstance(rid, str) else request_id_var.get()

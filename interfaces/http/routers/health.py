@@ -1,0 +1,36 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from interfaces.http.dependencies import ReadinessDep
+from interfaces.http.openapi import problems
+from interfaces.http.problems import problem_response
+from interfaces.http.request_context import request_id_of
+from interfaces.http.responses import json_response
+from interfaces.http.schemas import Health
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+@router.get("/live", operation_id="live", summary="The process is up", response_model=Health)
+async def live() -> Response:
+    return json_response({"status": "ok"})
+
+
+@router.get(
+    "/ready",
+    operation_id="ready",
+    summary="The database answers and its schema is at head",
+    response_model=Health,
+    responses=problems(),
+)
+async def ready(request: Request, probe: ReadinessDep) -> Response:
+    readiness = await probe()
+    if not readiness.ready:
+        return problem_response(
+            503, readiness.reason, request_id=request_id_of(request), slug="not-ready"
+        )
+    return json_response({"status": "ready"})
