@@ -1,0 +1,118 @@
+"""In-memory fakes of the ports, for unit tests of the use cases (no database)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from application.listing import ListQuery
+from domain.errors import DuplicateSku, ItemNotFound
+from domain.item import Item, ItemChanges
+
+
+class InMemoryItemRepository:
+    def __init__(self, items: dict[UUID, Item]) -> None:
+        self.items = items
+
+    async def add(self, item: Item) -> None:
+        await self.add_many([item])
+
+    async def add_many(self, items: Sequence[Item]) -> None:
+        taken = {item.sku for item in self.items.values()}
+        for index, item in enumerate(items):
+            if item.sku in taken:
+                raise DuplicateSku(item.sku, index=index if len(items) > 1 else None)
+        for item in items:
+            self.items[item.id] = item
+
+    async def get(self, item_id: UUID) -> Item | None:
+        return self.items.get(item_id)
+
+    async def list(self, query: ListQuery) -> list[Item]:
+        field = query.sort.field.value
+
+        def key(item: Item) -> tuple[object, UUID]:
+            return getattr(item, field), item.id
+
+        selected = [item for item in self.items.values() if _matches(item, query)]
+        selected.sort(key=key, reverse=query.sort.descending)
+        if query.after is not None:
+            seek = (query.after.value, query.after.id)
+            if query.sort.descending:
+                selected = [i for i in selected if key(i) < seek]  # type: ignore[operator]
+            else:
+                selected = [i for i in selected if key(i) > seek]  # type: ignore[operator]
+        return selected[: query.limit + 1]
+
+    async def update(
+        self, item_id: UUID, changes: ItemChanges, *, expected_version: int | None, now: datetime
+    ) -> Item:
+        item = self._current(item_id)
+        item.check_version(expected_version)
+        sku = changes.values.get("sku")
+        if sku is not None and any(i.sku == sku and i.id != item_id for i in self.items.values()):
+            raise DuplicateSku(sku)
+        self.items[item_id] = updated = item.apply(changes, now=now)
+        return updated
+
+    async def adjust_stock(self, item_id: UUID, delta: int, *, now: datetime) -> Item:
+        self.items[item_id] = adjusted = self._current(item_id).adjust_stock(delta, now=now)
+        return adjusted
+
+    async def delete(self, item_id: UUID, *, expected_version: int | None) -> None:
+        self._current(item_id).check_version(expected_version)
+        del self.items[item_id]
+
+    async def skus_taken(self, skus: Sequence[str]) -> set[str]:
+        wanted = set(skus)
+        return {item.sku for item in self.items.values() if item.sku in wanted}
+
+    def _current(self, item_id: UUID) -> Item:
+        item = self.items.get(item_id)
+        if item is None:
+            raise ItemNotFound(item_id)
+        return item
+
+
+def _matches(item: Item, query: ListQuery) -> bool:
+    if query.q and not (
+        query.q.lower() in item.name.lower() or query.q.lower() in item.sku.lower()
+    ):
+        return False
+    if query.min_price is not None and item.price < query.min_price:
+        return False
+    if query.max_price is not None and item.price > query.max_price:
+        return False
+    return query.in_stock is None or (item.quantity > 0) == query.in_stock
+
+
+class InMemoryUnitOfWork:
+    """Works on a copy of the store; only commit() publishes it, like a transaction."""
+
+    def __init__(self, store: dict[UUID, Item]) -> None:
+        self.store = store
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        self.items = InMemoryItemRepository(dict(self.store))
+        self.committed = False
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.items = InMemoryItemRepository({})
+
+    async def commit(self) -> None:
+        self.store.clear()
+        self.store.update(self.items.items)
+        self.committed = True
+
+    async def rollback(self) -> None:
+        self.items = InMemoryItemRepository(dict(self.store))

@@ -1,0 +1,154 @@
+"""The Item's invariants, as properties over generated input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain import rules
+from domain.errors import InsufficientStock, ItemValidationError, VersionConflict
+from domain.item import Item, ItemChanges, NewItem
+
+SKU_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+skus = st.builds(
+    lambda first, rest, pad: f"{pad}{first}{rest}{pad}",
+    st.sampled_from("ABCxyz0189"),
+    st.text(SKU_CHARS, max_size=63),
+    st.sampled_from(["", " ", "\t"]),
+)
+prices = st.decimals(min_value=0, max_value=Decimal("9999999999.99"), places=2)
+quantities = st.integers(min_value=0, max_value=rules.QUANTITY_MAX)
+
+
+def make_item(quantity: int = 10) -> Item:
+    return Item.create(NewItem.parse({"sku": "A-1", "name": "Widget", "price": "1.00",
+                                      "quantity": quantity}))
+
+
+@given(skus)
+def test_a_valid_sku_is_stored_trimmed_and_upper_case(raw: str) -> None:
+    sku = rules.normalize_sku(raw)
+    assert sku == raw.strip().upper()
+    assert rules.normalize_sku(sku) == sku  # idempotent
+
+
+@given(st.text(max_size=80))
+def test_a_sku_is_either_canonical_or_rejected(raw: str) -> None:
+    try:
+        sku = rules.normalize_sku(raw)
+    except ValueError:
+        return
+    assert 1 <= len(sku) <= 64
+    assert sku[0].isalnum()
+    assert all(c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-" for c in sku)
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "-ABC", "A B", "ÄBC", "A" * 65, "a/b", 12])
+def test_invalid_skus_are_rejected(raw: object) -> None:
+    with pytest.raises(ValueError, match="must"):
+        rules.normalize_sku(raw)
+
+
+@given(prices)
+def test_prices_with_two_places_in_range_are_accepted_in_every_input_form(price: Decimal) -> None:
+    assert rules.normalize_price(price) == price
+    assert rules.normalize_price(str(price)) == price
+    assert str(rules.normalize_price(price)).count(".") == 1
+
+
+@pytest.mark.parametrize(
+    "raw", ["1.234", "-0.01", "10000000000", "1e10", "NaN", "Infinity", "abc", True, None, [1]]
+)
+def test_invalid_prices_are_rejected(raw: object) -> None:
+    with pytest.raises(ValueError, match="must"):
+        rules.normalize_price(raw)
+
+
+def test_a_float_price_means_its_decimal_text() -> None:
+    assert rules.normalize_price(0.1) == Decimal("0.10")
+    assert rules.normalize_price(12) == Decimal("12.00")
+
+
+@given(st.text(max_size=250))
+def test_names_are_trimmed_and_bounded(raw: str) -> None:
+    try:
+        name = rules.normalize_name(raw)
+    except ValueError:
+        assert not 1 <= len(raw.strip()) <= 200 or "\x00" in raw
+        return
+    assert name == raw.strip()
+    assert 1 <= len(name) <= 200
+
+
+@given(quantities, st.integers(min_value=-(2**31) + 1, max_value=2**31 - 1))
+def test_adjusting_stock_never_makes_it_negative(quantity: int, delta: int) -> None:
+    item = make_item(quantity)
+    try:
+        adjusted = item.adjust_stock(delta)
+    except InsufficientStock:
+        assert quantity + delta < 0
+        return
+    except ItemValidationError:
+        assert delta == 0 or quantity + delta > rules.QUANTITY_MAX
+        return
+    assert adjusted.quantity == quantity + delta >= 0
+    assert adjusted.version == item.version + 1
+    assert adjusted.id == item.id
+
+
+@given(st.fixed_dictionaries({}, optional={"name": st.text(min_size=1, max_size=20),
+                                           "price": prices, "quantity": quantities}))
+def test_every_change_bumps_the_version_by_exactly_one(raw: dict[str, object]) -> None:
+    item = make_item()
+    try:
+        changes = ItemChanges.parse(raw)
+    except ItemValidationError:
+        return
+    updated = item.apply(changes)
+    assert updated.version == item.version + 1
+    for field, value in changes.values.items():
+        assert getattr(updated, field) == value
+    assert updated.created_at == item.created_at
+    assert updated.updated_at >= item.updated_at
+
+
+def test_new_items_start_at_version_one_with_a_time_ordered_id() -> None:
+    first, second = make_item(), make_item()
+    assert first.version == 1
+    assert first.id.version == 7
+    assert first.id < second.id
+    assert first.created_at.tzinfo is UTC
+    assert first.created_at == first.updated_at <= datetime.now(UTC)
+
+
+def test_parsing_reports_every_bad_field_at_once() -> None:
+    with pytest.raises(ItemValidationError) as caught:
+        NewItem.parse({"sku": "", "price": "-1", "quantity": -1, "version": 3})
+    fields = {e.field for e in caught.value.errors}
+    assert fields == {"sku", "name", "price", "quantity", "version"}
+    messages = {e.field: e.message for e in caught.value.errors}
+    assert messages["version"] == "is read-only"
+    assert messages["name"] == "is required"
+
+
+def test_null_is_only_allowed_for_the_description() -> None:
+    assert ItemChanges.parse({"description": None}).values == {"description": None}
+    with pytest.raises(ItemValidationError, match="name: must not be null"):
+        ItemChanges.parse({"name": None})
+
+
+def test_an_empty_change_is_rejected() -> None:
+    with pytest.raises(ItemValidationError, match="at least one field"):
+        ItemChanges.parse({})
+
+
+def test_a_stale_version_is_a_conflict() -> None:
+    item = make_item()
+    item.check_version(None)
+    item.check_version(1)
+    with pytest.raises(VersionConflict):
+        item.check_version(2)
