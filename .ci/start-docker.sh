@@ -31,15 +31,32 @@ if [ "${#missing[@]}" -gt 0 ]; then
     }
 fi
 
-# A stale pid file from a dead daemon blocks a new start.
-if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
-    rm -f /var/run/docker.pid
-fi
+# Is PID a live (not zombie) dockerd?
+alive_dockerd() {
+    local pid="$1" state
+    [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] || return 1
+    state="$(sed -e 's/^.*) //' "/proc/$pid/stat" | cut -d' ' -f1)"
+    [ "$state" != Z ] && [ "$state" != X ]
+}
 
-if [ ! -f /var/run/docker.pid ]; then
+start_dockerd() {
+    # A pid file left by a dead daemon makes the new one refuse to start.
+    rm -f /var/run/docker.pid
     log "starting dockerd (log: /tmp/dockerd.log)"
-    nohup dockerd >/tmp/dockerd.log 2>&1 </dev/null &
-    disown || true
+    nohup dockerd >>/tmp/dockerd.log 2>&1 </dev/null &
+    started_pid=$!
+    starts=$((starts + 1))
+}
+
+started_pid=""
+starts=0
+existing_pid="$(cat /var/run/docker.pid 2>/dev/null || true)"
+if ! alive_dockerd "$existing_pid"; then
+    existing_pid=""
+    start_dockerd
+else
+    log "dockerd (pid $existing_pid) is running; waiting for it to answer"
 fi
 
 for _ in $(seq 1 60); do
@@ -47,9 +64,18 @@ for _ in $(seq 1 60); do
         log "docker engine ready ($(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?'))"
         exit 0
     fi
+    # The daemon we wait for died (e.g. an old one was still shutting down and
+    # held the pid file or socket): start a fresh one, at most twice in all.
+    if ! alive_dockerd "$existing_pid" && ! alive_dockerd "$started_pid"; then
+        existing_pid=""
+        if [ "$starts" -ge 2 ]; then
+            break
+        fi
+        start_dockerd
+    fi
     sleep 1
 done
 
-log "ERROR: docker engine did not answer within 60 s; last lines of /tmp/dockerd.log:" >&2
+log "ERROR: docker engine did not answer within 60 s (see /tmp/dockerd.log); last lines of /tmp/dockerd.log:" >&2
 tail -n 30 /tmp/dockerd.log >&2 || true
 exit 1

@@ -73,7 +73,10 @@ class Cursor:
     def decode(cls, token: str, sort: Sort) -> Cursor:
         try:
             padded = token + "=" * (-len(token) % 4)
-            sort_raw, value_raw, id_raw = json.loads(base64.urlsafe_b64decode(padded))
+            payload = json.loads(base64.urlsafe_b64decode(padded))
+            if not (isinstance(payload, list) and all(isinstance(p, str) for p in payload)):
+                raise TypeError("cursor payload must be a list of strings")
+            sort_raw, value_raw, id_raw = payload
             cursor_sort = Sort(sort_raw)
             item_id = UUID(id_raw)
             value = _parse_value(cursor_sort.field, value_raw)
@@ -85,8 +88,8 @@ class Cursor:
 
 
 def _parse_value(field: SortField, raw: object) -> SortValue:
-    if not isinstance(raw, str):
-        raise TypeError("cursor value must be a string")
+    if not isinstance(raw, str) or "\x00" in raw:
+        raise TypeError("cursor value must be a string without NUL")
     if field is SortField.CREATED_AT:
         parsed = datetime.fromisoformat(raw)
         if parsed.tzinfo is None:

@@ -44,7 +44,8 @@ class ItemRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without `commit()` rolls everything back."""
 
-    items: ItemRepository
+    @property
+    def items(self) -> ItemRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -24,7 +24,9 @@ class ItemValidationError(DomainError):
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
 
     def prefixed(self, prefix: str) -> ItemValidationError:
-        return ItemValidationError([FieldError(f"{prefix}.{e.field}", e.message) for e in self.errors])
+        return ItemValidationError(
+            [FieldError(f"{prefix}.{e.field}", e.message) for e in self.errors]
+        )
 
 
 class ItemNotFound(DomainError):
@@ -52,7 +54,8 @@ class InsufficientStock(DomainError):
         self.quantity = quantity
         self.delta = delta
         super().__init__(
-            f"item {item_id} has {quantity} in stock; an adjustment of {delta} would make it negative"
+            f"item {item_id} has {quantity} in stock; "
+            f"an adjustment of {delta} would make it negative"
         )
 
 

@@ -135,4 +135,6 @@ class Item:
             raise InsufficientStock(self.id, self.quantity, delta)
         if quantity > rules.QUANTITY_MAX:
             raise ItemValidationError([FieldError("delta", "would overflow the quantity")])
-        return replace(self, quantity=quantity, version=self.version + 1, updated_at=now or utc_now())
+        return replace(
+            self, quantity=quantity, version=self.version + 1, updated_at=now or utc_now()
+        )

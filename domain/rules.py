@@ -1,4 +1,4 @@
-"""Field rules of the Item (SPEC §2): each normaliser returns the canonical value or raises ValueError."""
+"""Field rules of the Item (SPEC §2): each returns the canonical value or raises ValueError."""
 
 from __future__ import annotations
 

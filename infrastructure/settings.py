@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=1.5, gt=0)
     #: Server-side statement_timeout; a statement past it is cancelled by PostgreSQL.
     statement_timeout: float = Field(default=2.0, gt=0)
-    #: Server-side idle_in_transaction_session_timeout: a safety net, never hit by the service itself.
+    #: Server-side idle_in_transaction_session_timeout: a safety net the service never hits.
     idle_in_transaction_timeout: float = Field(default=30.0, gt=0)
     #: Behind PgBouncer in transaction pooling: no prepared-statement caching.
     pgbouncer: bool = False
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: Seconds `serve` waits for in-flight requests after SIGTERM before closing them.
-    shutdown_grace: float = Field(default=20.0, gt=0)
+    shutdown_grace: int = Field(default=20, ge=1)
 
     @field_validator("database_url")
     @classmethod

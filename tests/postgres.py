@@ -14,6 +14,10 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 DEFAULT_IMAGE: Final = "postgres:16-alpine"
+
+# Connect to published ports on localhost (not the bridge address a containerised runner would
+# pick), and skip Ryuk where its image cannot be pulled: the fixture stops its container itself.
+os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 HOW_TO_PROVIDE: Final = (
     "start a Docker engine (tests run PostgreSQL in testcontainers, image from "
     "TEST_POSTGRES_IMAGE) or set TEST_DATABASE_URL=postgresql://user:password@host:5432/db"
@@ -37,8 +41,10 @@ class PostgresServer:
         return url.render_as_string(hide_password=False)
 
     def libpq_url_for(self, database: str) -> str:
-        return make_url(self.dsn).set(drivername="postgresql", database=database).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.dsn)
+            .set(drivername="postgresql", database=database)
+            .render_as_string(hide_password=False)
         )
 
     def server_version(self) -> str:
@@ -78,10 +84,13 @@ def _from_url(url: str) -> Iterator[PostgresServer]:
 def _from_container(image: str) -> Iterator[PostgresServer]:
     try:
         # Imported here: with no Docker daemon answering, importing testcontainers can fail.
-        from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
+        from testcontainers.community.postgres import PostgresContainer  # noqa: PLC0415
 
         container = PostgresContainer(
-            image, username="stockroom", password=secrets.token_hex(8), dbname="stockroom",
+            image,
+            username="stockroom",
+            password=secrets.token_hex(8),
+            dbname="stockroom",
             driver=None,
         )
         container.start()

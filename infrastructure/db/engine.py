@@ -15,7 +15,9 @@ def _ms(seconds: float) -> str:
     return str(int(seconds * 1000))
 
 
-def build_engine(url: str, settings: Settings, *, application_name: str = "stockroom") -> AsyncEngine:
+def build_engine(
+    url: str, settings: Settings, *, application_name: str = "stockroom"
+) -> AsyncEngine:
     server_settings = {
         "application_name": application_name,
         "statement_timeout": _ms(settings.statement_timeout),

@@ -5,7 +5,7 @@ from dataclasses import fields
 from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Row
+from sqlalchemy import ColumnElement
 
 from domain.item import Item
 from infrastructure.db.tables import ItemRow
@@ -18,10 +18,20 @@ ITEM_COLUMNS: Final[Sequence[ColumnElement[Any]]] = tuple(
 )
 
 
-def row_to_item(row: Row[Any]) -> Item:
+def row_to_item(row: Sequence[Any]) -> Item:
     # asyncpg returns its own UUID subclass; the domain holds the standard library's.
-    item_id, *rest = row
-    return Item(UUID(bytes=item_id.bytes), *rest)
+    item_id, sku, name, description, price, quantity, version, created_at, updated_at = row
+    return Item(
+        UUID(bytes=item_id.bytes),
+        sku,
+        name,
+        description,
+        price,
+        quantity,
+        version,
+        created_at,
+        updated_at,
+    )
 
 
 def item_to_values(item: Item) -> dict[str, Any]:

@@ -102,9 +102,7 @@ class SqlItemRepository:
             if query.sort.descending
             else (sort_column.asc(), id_column.asc())
         )
-        statement = (
-            select(*ITEM_COLUMNS).where(*conditions).order_by(*order).limit(query.limit + 1)
-        )
+        statement = select(*ITEM_COLUMNS).where(*conditions).order_by(*order).limit(query.limit + 1)
         with unavailable_on_outage():
             rows = (await self._session.exec(statement)).all()
         return [row_to_item(row) for row in rows]
@@ -176,4 +174,3 @@ class SqlItemRepository:
         if item is None:
             raise ItemNotFound(item_id)
         return item
-

@@ -70,7 +70,7 @@ def downgrade(database_url: str, revision: str) -> None:
 
 
 def current(database_url: str) -> str:
-    _, output = _captured(alembic_config(database_url), lambda c: command.current(c))
+    _, output = _captured(alembic_config(database_url), command.current)
     return output
 
 

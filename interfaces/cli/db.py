@@ -8,14 +8,14 @@ import typer
 
 from infrastructure.db import schema
 from infrastructure.db.embedded import resolve_database_url
-from infrastructure.settings import Settings
+from interfaces.cli.config import load_settings
 from interfaces.cli.failures import reported_failures
 
 app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 
 
 def _url() -> str:
-    return resolve_database_url(Settings())
+    return resolve_database_url(load_settings())
 
 
 @app.command()

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from infrastructure.db.embedded import prepare_database
-from infrastructure.settings import Settings
+from interfaces.cli.config import load_settings
 from interfaces.cli.failures import reported_failures
+
+
+def _exit_zero_after_graceful_shutdown() -> None:
+    """uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully, so the process would die
+    by the signal (status -15). A completed graceful shutdown is a success for a supervisor, so
+    the re-raised signal lands on a no-op handler and `serve` returns normally (exit 0).
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
 
 
 def serve(
@@ -20,7 +30,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the HTTP API (on the embedded PostgreSQL when STOCKROOM_DATABASE_URL is unset)."""
-    settings = Settings()
+    settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     if settings.database_url is None:
         with reported_failures():
@@ -28,6 +38,7 @@ def serve(
         # Workers must share the one embedded server this process started and owns.
         os.environ["STOCKROOM_DATABASE_URL"] = url
         typer.echo(f"embedded PostgreSQL ready, data in {settings.data_dir.resolve()}", err=True)
+    _exit_zero_after_graceful_shutdown()
     uvicorn.run(
         "interfaces.http.app:create_app",
         factory=True,

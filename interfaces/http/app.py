@@ -60,8 +60,14 @@ def create_app(container: Container | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match",
-                           "Idempotency-Key", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+            ],
             expose_headers=["ETag", "Location", "Link", "X-Request-ID", "Retry-After"],
         )
     app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -16,7 +16,7 @@ def etag(version: int) -> str:
 
 
 def _tags(header: str) -> list[tuple[bool, str]]:
-    """(weak, opaque-tag) pairs of a comma-separated entity-tag list; malformed parts are dropped."""
+    """(weak, opaque-tag) pairs of an entity-tag list; malformed parts are dropped."""
     return [
         (match.group(1) is not None, match.group(2))
         for part in header.split(",")

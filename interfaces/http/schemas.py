@@ -27,7 +27,7 @@ Sku = Annotated[
 Name = Annotated[StrictStr, Field(description="1-200 characters after trimming.")]
 Description = Annotated[StrictStr | None, Field(description="At most 2000 characters.")]
 Price = Annotated[
-    Decimal | StrictStr,
+    Decimal,
     Field(
         description="At least 0, below 10^10, at most 2 decimal places; a number or a string.",
         examples=["12.50"],
@@ -132,4 +132,3 @@ def present_item(item: Item) -> dict[str, Any]:
         "created_at": item.created_at,
         "updated_at": item.updated_at,
     }
-

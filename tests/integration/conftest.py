@@ -13,7 +13,7 @@ from infrastructure.settings import Settings
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, pool_timeout=10, _env_file=None)  # type: ignore[arg-type, call-arg]
+    return Settings(database_url=database_url, pool_timeout=10, _env_file=None)
 
 
 @pytest.fixture(scope="session")

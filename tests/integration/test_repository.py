@@ -9,7 +9,8 @@ from decimal import Decimal
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func
+from sqlmodel import select
 
 from application.errors import DataStoreUnavailable
 from application.listing import Cursor, ListQuery, Sort
@@ -28,9 +29,7 @@ UowFactory = Callable[[], SqlUnitOfWork]
 
 
 def new_item(sku: str, **extra: object) -> Item:
-    return Item.create(
-        NewItem.parse({"sku": sku, "name": "Widget", "price": "1.00", **extra})
-    )
+    return Item.create(NewItem.parse({"sku": sku, "name": "Widget", "price": "1.00", **extra}))
 
 
 async def store(uow_factory: UowFactory, *items: Item) -> None:
@@ -86,7 +85,9 @@ async def test_update_to_a_taken_sku_is_a_duplicate(uow_factory: UowFactory) -> 
     async with uow_factory() as uow:
         with pytest.raises(DuplicateSku):
             await uow.items.update(
-                second.id, ItemChanges.parse({"sku": "sku-a"}), expected_version=None,
+                second.id,
+                ItemChanges.parse({"sku": "sku-a"}),
+                expected_version=None,
                 now=datetime.now(UTC),
             )
 
@@ -138,10 +139,7 @@ async def test_concurrent_decrements_never_oversell(uow_factory: UowFactory) -> 
 
 async def test_keyset_pages_cover_every_row_once_for_every_sort(uow_factory: UowFactory) -> None:
     await CreateItems(uow_factory)(
-        [
-            {"sku": f"k{i:03}", "name": f"name {i % 4}", "price": f"{i % 3}.50"}
-            for i in range(37)
-        ]
+        [{"sku": f"k{i:03}", "name": f"name {i % 4}", "price": f"{i % 3}.50"} for i in range(37)]
     )
     list_items = ListItems(uow_factory)
     for sort in Sort:
@@ -186,4 +184,4 @@ async def test_a_statement_past_the_timeout_is_unavailable_not_an_error(
 ) -> None:
     async with uow_factory() as uow:
         with pytest.raises(DataStoreUnavailable), unavailable_on_outage():
-            await uow.session.exec(text("SELECT pg_sleep(5)"))
+            await uow.session.exec(select(func.pg_sleep(5)))

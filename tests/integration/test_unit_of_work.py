@@ -35,10 +35,14 @@ async def test_work_is_rolled_back_when_not_committed(uow_factory: UowFactory) -
 
 async def test_work_is_rolled_back_on_an_exception(uow_factory: UowFactory) -> None:
     item = new_item("uow-3")
-    with pytest.raises(RuntimeError, match="boom"):
+
+    async def fail_midway() -> None:
         async with uow_factory() as uow:
             await uow.items.add(item)
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await fail_midway()
     async with uow_factory() as uow:
         assert await uow.items.get(item.id) is None
 

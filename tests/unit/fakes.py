@@ -42,9 +42,9 @@ class InMemoryItemRepository:
         if query.after is not None:
             seek = (query.after.value, query.after.id)
             if query.sort.descending:
-                selected = [i for i in selected if key(i) < seek]  # type: ignore[operator]
+                selected = [i for i in selected if key(i) < seek]
             else:
-                selected = [i for i in selected if key(i) > seek]  # type: ignore[operator]
+                selected = [i for i in selected if key(i) > seek]
         return selected[: query.limit + 1]
 
     async def update(

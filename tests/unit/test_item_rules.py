@@ -25,8 +25,9 @@ quantities = st.integers(min_value=0, max_value=rules.QUANTITY_MAX)
 
 
 def make_item(quantity: int = 10) -> Item:
-    return Item.create(NewItem.parse({"sku": "A-1", "name": "Widget", "price": "1.00",
-                                      "quantity": quantity}))
+    return Item.create(
+        NewItem.parse({"sku": "A-1", "name": "Widget", "price": "1.00", "quantity": quantity})
+    )
 
 
 @given(skus)
@@ -100,8 +101,16 @@ def test_adjusting_stock_never_makes_it_negative(quantity: int, delta: int) -> N
     assert adjusted.id == item.id
 
 
-@given(st.fixed_dictionaries({}, optional={"name": st.text(min_size=1, max_size=20),
-                                           "price": prices, "quantity": quantities}))
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "name": st.text(min_size=1, max_size=20),
+            "price": prices,
+            "quantity": quantities,
+        },
+    )
+)
 def test_every_change_bumps_the_version_by_exactly_one(raw: dict[str, object]) -> None:
     item = make_item()
     try:

@@ -141,7 +141,7 @@ async def test_listing_walks_every_item_once_in_order(uow: InMemoryUnitOfWork) -
     list_items = ListItems(lambda: uow)
     for sort in Sort:
         seen: list[Item] = []
-        cursor = None
+        cursor: str | None = None
         while True:
             after = Cursor.decode(cursor, sort) if cursor else None
             page = await list_items(ListQuery(limit=6, sort=sort, after=after))
@@ -156,8 +156,10 @@ async def test_listing_walks_every_item_once_in_order(uow: InMemoryUnitOfWork) -
 
 async def test_listing_filters(uow: InMemoryUnitOfWork) -> None:
     await CreateItems(lambda: uow)(
-        [widget("red-1", name="Red cup", price="1.00", quantity=0),
-         widget("blue-2", name="Blue cup", price="5.00", quantity=3)]
+        [
+            widget("red-1", name="Red cup", price="1.00", quantity=0),
+            widget("blue-2", name="Blue cup", price="5.00", quantity=3),
+        ]
     )
     list_items = ListItems(lambda: uow)
     assert [i.sku for i in (await list_items(ListQuery(q="RED"))).items] == ["RED-1"]

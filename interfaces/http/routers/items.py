@@ -37,7 +37,7 @@ from interfaces.http.schemas import present_item as _present
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
 IfMatch = Annotated[
-    str | None, Header(description='Optional: the ETag of the version this change is based on.')
+    str | None, Header(description="Optional: the ETag of the version this change is based on.")
 ]
 
 

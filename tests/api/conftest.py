@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from dependency_injector import providers
+from fastapi import FastAPI
+
+from infrastructure.container import Container
+from infrastructure.settings import Settings
+from interfaces.http.app import create_app
+
+
+def container_for(settings: Settings) -> Container:
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    return container
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, pool_timeout=10, _env_file=None)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(container_for(settings))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://stockroom.test") as client:
+        yield client

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id"}
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body.keys() >= PROBLEM_KEYS
+    assert body["status"] == status
+    assert body["request_id"] == response.headers["x-request-id"]
+    text = response.text.lower()
+    for leak in ("traceback", "sqlalchemy", "asyncpg", "psycopg", "select ", "insert ", 'file "'):
+        assert leak not in text, f"{leak!r} leaked into {response.text}"
+    return body
+
+
+async def create(client: httpx.AsyncClient, sku: str = "w-1", **extra: Any) -> dict[str, Any]:
+    response = await client.post(
+        "/v1/items", json={"sku": sku, "name": "Widget", "price": "12.50", **extra}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body

@@ -1,0 +1,69 @@
+"""/health/ready says 503 unless the database answers and is migrated to head."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from infrastructure.db import schema
+from infrastructure.settings import Settings
+from interfaces.http.app import create_app
+from tests.api.conftest import container_for
+from tests.api.helpers import assert_problem
+from tests.postgres import PostgresServer
+
+
+@pytest.fixture
+def unmigrated_database(pg_server: PostgresServer) -> Iterator[str]:
+    name = pg_server.create_database("stockroom_unmigrated")
+    yield pg_server.url_for(name)
+    pg_server.drop_database(name)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def client_for(url: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(database_url=url, connect_timeout=1, _env_file=None)
+    app = create_app(container_for(settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client
+
+
+async def test_not_ready_until_migrated_to_head(unmigrated_database: str) -> None:
+    async for client in client_for(unmigrated_database):
+        body = assert_problem(await client.get("/health/ready"), 503)
+        assert "not migrated" in body["detail"]
+        assert (await client.get("/health/live")).status_code == 200
+        schema.upgrade(unmigrated_database, "head")
+        assert (await client.get("/health/ready")).status_code == 200
+        schema.downgrade(unmigrated_database, "base")
+        schema.upgrade(unmigrated_database, schema.revisions()[0])
+        if len(schema.revisions()) > 1:
+            assert_problem(await client.get("/health/ready"), 503)
+
+
+async def test_an_unreachable_database_is_503_with_retry_after() -> None:
+    url = f"postgresql+asyncpg://stockroom:sup3rs3cret@127.0.0.1:{free_port()}/stockroom"
+    async for client in client_for(url):
+        ready = assert_problem(await client.get("/health/ready"), 503)
+        assert "does not answer" in ready["detail"]
+        for response in [
+            await client.get("/v1/items"),
+            await client.post("/v1/items", json={"sku": "a", "name": "b", "price": 1}),
+            await client.get("/v1/items/01a20242-a141-7574-9bd8-3cc9652ee0a2"),
+        ]:
+            assert_problem(response, 503)
+            assert response.headers["retry-after"] == "1"
+            assert "sup3rs3cret" not in response.text
+            assert "127.0.0.1" not in response.text
+        assert (await client.get("/health/live")).status_code == 200
