@@ -15,7 +15,7 @@ from tests.postgres import HOW_TO_PROVIDE, NoDatabase, PostgresServer, postgres_
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / ".pytest-db-report.json"
-DB_TEST_DIRS = frozenset({"integration", "api", "cli"})
+DB_TEST_DIRS = frozenset({"integration", "api", "cli", "faults"})
 
 _report: dict[str, Any] = {"source": None, "db_tests_passed": 0, "db_tests_failed": 0}
 
