@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 from uuid import UUID
 
 from application.listing import ListQuery
 from domain.item import Item, ItemChanges
+
+if TYPE_CHECKING:  # the idempotency module builds on these ports
+    from application.idempotency import IdempotencyStore
 
 
 class ItemRepository(Protocol):
@@ -46,6 +49,9 @@ class UnitOfWork(Protocol):
 
     @property
     def items(self) -> ItemRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from application.idempotency import RunIdempotently
 from application.use_cases import (
     AdjustStock,
     CreateItem,
@@ -18,9 +20,14 @@ from application.use_cases import (
 )
 from infrastructure.db.embedded import prepare_database
 from infrastructure.db.engine import build_engine, build_session_factory
+from infrastructure.db.idempotency import IdempotencyPurger
 from infrastructure.db.readiness import ReadinessProbe
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
+
+
+def _idempotency_ttl(settings: Settings) -> timedelta:
+    return timedelta(hours=settings.idempotency_ttl_hours)
 
 
 async def _engine_lifecycle(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
@@ -33,14 +40,18 @@ async def _engine_lifecycle(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
+    keyring = providers.Singleton(Settings.keyring, settings)
 
     #: The configured URL, or the embedded server's (started and migrated on first use).
     database_url = providers.Singleton(prepare_database, settings)
     engine = providers.Singleton(build_engine, database_url, settings)
     engine_lifecycle = providers.Resource(_engine_lifecycle, engine)
     session_factory = providers.Singleton(build_session_factory, engine)
-    unit_of_work = providers.Factory(SqlUnitOfWork, session_factory)
+    idempotency_ttl = providers.Callable(_idempotency_ttl, settings)
+    unit_of_work = providers.Factory(SqlUnitOfWork, session_factory, idempotency_ttl)
     readiness = providers.Singleton(ReadinessProbe, engine)
+    idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)
+    run_idempotently = providers.Singleton(RunIdempotently, unit_of_work.provider)
 
     create_item = providers.Singleton(CreateItem, unit_of_work.provider)
     create_items = providers.Singleton(CreateItems, unit_of_work.provider)

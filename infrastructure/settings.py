@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from infrastructure.api_keys import ApiKey, Keyring
 
 
 class Settings(BaseSettings):
@@ -31,10 +34,18 @@ class Settings(BaseSettings):
     #: Behind PgBouncer in transaction pooling: no prepared-statement caching.
     pgbouncer: bool = False
 
+    #: API keys as `<id>:<read|write>:<sha256 hex>` entries, comma-separated or a JSON list.
+    #: None configured: the API is open (and says so at start-up).
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: With keys configured, let GET requests through without a key.
+    public_reads: bool = False
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Hours an Idempotency-Key's response is kept (and replayed); purged after.
+    idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
     #: Seconds `serve` waits for in-flight requests after SIGTERM before closing them.
     shutdown_grace: int = Field(default=20, ge=1)
 
@@ -44,6 +55,26 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith("postgresql+asyncpg://"):
             raise ValueError("must start with postgresql+asyncpg://")
         return value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _valid_keys(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ApiKey.parse(entry)
+        return value
+
+    def keyring(self) -> Keyring:
+        return Keyring(ApiKey.parse(entry) for entry in self.api_keys)
 
     @field_validator("log_level", mode="before")
     @classmethod

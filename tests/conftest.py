@@ -87,4 +87,4 @@ def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
     dsn: str = request.getfixturevalue("database_dsn")
     yield
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE items")
+        conn.execute("TRUNCATE items, idempotency_keys")

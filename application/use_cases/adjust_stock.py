@@ -1,6 +1,6 @@
 from uuid import UUID
 
-from application.ports import UnitOfWorkFactory
+from application.ports import UnitOfWork, UnitOfWorkFactory
 from domain import rules
 from domain.errors import FieldError, ItemValidationError
 from domain.item import Item, utc_now
@@ -13,11 +13,15 @@ class AdjustStock:
         self._uow = uow
 
     async def __call__(self, item_id: UUID, delta: int) -> Item:
+        async with self._uow() as uow:
+            item = await self.within(uow, item_id, delta)
+            await uow.commit()
+        return item
+
+    async def within(self, uow: UnitOfWork, item_id: UUID, delta: int) -> Item:
+        """The effect alone, inside a unit of work the caller commits."""
         try:
             rules.validate_delta(delta)
         except ValueError as exc:
             raise ItemValidationError([FieldError("delta", str(exc))]) from None
-        async with self._uow() as uow:
-            item = await uow.items.adjust_stock(item_id, delta, now=utc_now())
-            await uow.commit()
-        return item
+        return await uow.items.adjust_stock(item_id, delta, now=utc_now())

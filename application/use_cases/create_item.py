@@ -1,6 +1,6 @@
 from collections.abc import Mapping
 
-from application.ports import UnitOfWorkFactory
+from application.ports import UnitOfWork, UnitOfWorkFactory
 from domain.item import Item, NewItem
 
 
@@ -9,8 +9,13 @@ class CreateItem:
         self._uow = uow
 
     async def __call__(self, data: Mapping[str, object]) -> Item:
-        item = Item.create(NewItem.parse(data))
         async with self._uow() as uow:
-            await uow.items.add(item)
+            item = await self.within(uow, data)
             await uow.commit()
+        return item
+
+    async def within(self, uow: UnitOfWork, data: Mapping[str, object]) -> Item:
+        """The effect alone, inside a unit of work the caller commits (see RunIdempotently)."""
+        item = Item.create(NewItem.parse(data))
+        await uow.items.add(item)
         return item

@@ -1,7 +1,7 @@
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from application.ports import UnitOfWorkFactory
+from application.ports import UnitOfWork, UnitOfWorkFactory
 from domain.errors import DuplicateSku, FieldError, ItemValidationError
 from domain.item import Item, NewItem, utc_now
 
@@ -40,6 +40,13 @@ class CreateItems:
         self._uow = uow
 
     async def __call__(self, rows: Sequence[Mapping[str, object]]) -> list[Item]:
+        async with self._uow() as uow:
+            items = await self.within(uow, rows)
+            await uow.commit()
+        return items
+
+    async def within(self, uow: UnitOfWork, rows: Sequence[Mapping[str, object]]) -> list[Item]:
+        """The effect alone, inside a unit of work the caller commits."""
         new_items = parse_batch(rows)
         repeated = first_repeated_sku(new_items)
         if repeated is not None:
@@ -47,7 +54,5 @@ class CreateItems:
             raise DuplicateSku(sku, index=index, within_batch=True)
         now = utc_now()
         items = [Item.create(new, now=now) for new in new_items]
-        async with self._uow() as uow:
-            await uow.items.add_many(items)
-            await uow.commit()
+        await uow.items.add_many(items)
         return items

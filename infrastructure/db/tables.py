@@ -5,7 +5,8 @@ from decimal import Decimal
 from typing import Final
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, Numeric, String
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, LargeBinary, Numeric, String
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 # Stable constraint names, so migrations can refer to them and errors can be recognised.
@@ -42,3 +43,18 @@ class ItemRow(SQLModel, table=True):
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """The first successful response to an Idempotency-Key, per caller (`scope`)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+    scope: str = Field(sa_column=Column(String(64), primary_key=True))
+    key: str = Field(sa_column=Column(String(255), primary_key=True))
+    fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
+    status: int
+    headers: list[list[str]] = Field(sa_column=Column(JSONB, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import TracebackType
 from typing import Self
 
@@ -9,12 +10,18 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from infrastructure.db.errors import unavailable_on_outage
+from infrastructure.db.idempotency import SqlIdempotencyStore
 from infrastructure.db.repository import SqlItemRepository
 
 
 class SqlUnitOfWork:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        idempotency_ttl: timedelta = timedelta(hours=24),
+    ) -> None:
         self._session_factory = session_factory
+        self._idempotency_ttl = idempotency_ttl
         self._session: AsyncSession | None = None
         self._committed = False
 
@@ -22,6 +29,7 @@ class SqlUnitOfWork:
         self._session = self._session_factory()
         self._committed = False
         self.items = SqlItemRepository(self._session)
+        self.idempotency = SqlIdempotencyStore(self._session, self._idempotency_ttl)
         return self
 
     async def __aexit__(

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from application.errors import DataStoreUnavailable, InvalidCursor, InvalidQuery
+from application.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
 from domain.errors import (
     DuplicateSku,
     InsufficientStock,
@@ -20,7 +21,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.item import READ_ONLY_FIELDS
-from interfaces.http.problems import pointer, problem_response
+from interfaces.http.problems import RETRY_AFTER_SECONDS, pointer, problem_response
 from interfaces.http.request_context import request_id_of
 
 _log = logging.getLogger("stockroom.http")
@@ -107,6 +108,16 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _in_progress(request: Request, exc: Exception) -> Response:
+    return problem_response(
+        409,
+        str(exc),
+        request_id=request_id_of(request),
+        slug="idempotency-key-in-progress",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 304:
@@ -136,3 +147,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(VersionConflict, _simple(412, "version-mismatch"))
     app.add_exception_handler(InvalidCursor, _simple(400, "invalid-cursor"))
     app.add_exception_handler(DataStoreUnavailable, _unavailable)
+    app.add_exception_handler(IdempotencyKeyInUse, _in_progress)
+    app.add_exception_handler(IdempotencyKeyReused, _simple(422, "idempotency-key-reused"))

@@ -16,11 +16,17 @@ _DESCRIPTIONS: Final = {
     401: "No valid API key.",
     403: "The API key lacks the scope this operation needs.",
     404: "No item with this id.",
-    409: "Conflict: the sku is taken, or the stock would become negative.",
+    409: (
+        "Conflict: the sku is taken, the stock would become negative, or a request with the "
+        "same Idempotency-Key is still in progress (then with Retry-After)."
+    ),
     412: "If-Match does not name the current version; nothing changed.",
     413: "The request body is larger than 1 MiB.",
     415: "The request body is not JSON.",
-    422: "The request is invalid; `errors` points at each bad field.",
+    422: (
+        "The request is invalid (`errors` points at each bad field), or its Idempotency-Key "
+        "was already used for a different request."
+    ),
     500: "Unexpected error (logged with the request id).",
     503: "The database is unavailable; retry after Retry-After seconds.",
 }

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+from application.idempotency import IdempotencyRecord
 from application.listing import ListQuery
 from domain.errors import DuplicateSku, ItemNotFound
 from domain.item import Item, ItemChanges
@@ -89,15 +90,46 @@ def _matches(item: Item, query: ListQuery) -> bool:
     return query.in_stock is None or (item.quantity > 0) == query.in_stock
 
 
+class InMemoryIdempotencyStore:
+    """Records keyed by (scope, key); `held` is shared by all units of work, like a lock table."""
+
+    def __init__(
+        self, records: dict[tuple[str, str], IdempotencyRecord], held: set[tuple[str, str]]
+    ) -> None:
+        self.records = records
+        self.held = held
+        self.mine: set[tuple[str, str]] = set()
+
+    async def acquire(self, scope: str, key: str) -> bool:
+        if (scope, key) in self.held:
+            return False
+        self.held.add((scope, key))
+        self.mine.add((scope, key))
+        return True
+
+    async def find(self, scope: str, key: str) -> IdempotencyRecord | None:
+        return self.records.get((scope, key))
+
+    async def save(self, scope: str, record: IdempotencyRecord) -> None:
+        self.records[(scope, record.key)] = record
+
+    def release(self) -> None:
+        self.held.difference_update(self.mine)
+        self.mine.clear()
+
+
 class InMemoryUnitOfWork:
     """Works on a copy of the store; only commit() publishes it, like a transaction."""
 
     def __init__(self, store: dict[UUID, Item]) -> None:
         self.store = store
         self.committed = False
+        self.idempotency_records: dict[tuple[str, str], IdempotencyRecord] = {}
+        self.held_keys: set[tuple[str, str]] = set()
 
     async def __aenter__(self) -> Self:
         self.items = InMemoryItemRepository(dict(self.store))
+        self.idempotency = InMemoryIdempotencyStore(dict(self.idempotency_records), self.held_keys)
         self.committed = False
         return self
 
@@ -107,11 +139,13 @@ class InMemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.idempotency.release()
         self.items = InMemoryItemRepository({})
 
     async def commit(self) -> None:
         self.store.clear()
         self.store.update(self.items.items)
+        self.idempotency_records.update(self.idempotency.records)
         self.committed = True
 
     async def rollback(self) -> None:

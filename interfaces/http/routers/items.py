@@ -11,6 +11,8 @@ from fastapi import APIRouter, Header, Query, Request, status
 from starlette.responses import Response
 
 from application.listing import MAX_LIMIT, Q_MAX, Cursor, ListQuery, Sort
+from domain.item import Item
+from interfaces.http.auth import Reader, Writer
 from interfaces.http.dependencies import (
     AdjustStockDep,
     CreateItemDep,
@@ -21,6 +23,7 @@ from interfaces.http.dependencies import (
     UpdateItemDep,
 )
 from interfaces.http.etags import etag, expected_version, none_match
+from interfaces.http.idempotency import IdempotencyKey, respond
 from interfaces.http.openapi import problems
 from interfaces.http.responses import item_response, json_response
 from interfaces.http.schemas import (
@@ -47,11 +50,29 @@ IfMatch = Annotated[
     operation_id="createItem",
     summary="Create an item",
     response_model=ItemOut,
-    responses=problems(409, 413, 415, 422),
+    responses=problems(401, 403, 409, 413, 415, 422),
 )
-async def create_item(body: ItemCreate, create: CreateItemDep) -> Response:
-    item = await create(body.model_dump(exclude_unset=True))
-    return item_response(item, status=201, headers={"Location": f"/v1/items/{item.id}"})
+async def create_item(
+    request: Request,
+    body: ItemCreate,
+    create: CreateItemDep,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    data = body.model_dump(mode="json", exclude_unset=True)
+
+    def render(item: Item) -> Response:
+        return item_response(item, status=201, headers={"Location": f"/v1/items/{item.id}"})
+
+    return await respond(
+        request,
+        principal,
+        idempotency_key,
+        data,
+        effect=lambda uow: create.within(uow, data),
+        render=render,
+        run=lambda: create(data),
+    )
 
 
 @router.post(
@@ -60,11 +81,29 @@ async def create_item(body: ItemCreate, create: CreateItemDep) -> Response:
     operation_id="createItems",
     summary="Create up to 1000 items, all or none",
     response_model=ItemsOut,
-    responses=problems(409, 413, 415, 422),
+    responses=problems(401, 403, 409, 413, 415, 422),
 )
-async def create_items(body: ItemsBatchCreate, create: CreateItemsDep) -> Response:
-    items = await create([row.model_dump(exclude_unset=True) for row in body.items])
-    return json_response({"items": [_present(item) for item in items]}, status=201)
+async def create_items(
+    request: Request,
+    body: ItemsBatchCreate,
+    create: CreateItemsDep,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    rows = [row.model_dump(mode="json", exclude_unset=True) for row in body.items]
+
+    def render(items: list[Item]) -> Response:
+        return json_response({"items": [_present(item) for item in items]}, status=201)
+
+    return await respond(
+        request,
+        principal,
+        idempotency_key,
+        rows,
+        effect=lambda uow: create.within(uow, rows),
+        render=render,
+        run=lambda: create(rows),
+    )
 
 
 @router.get(
@@ -72,11 +111,12 @@ async def create_items(body: ItemsBatchCreate, create: CreateItemsDep) -> Respon
     operation_id="listItems",
     summary="List items, one keyset page at a time",
     response_model=ItemPage,
-    responses=problems(400, 422),
+    responses=problems(400, 401, 422),
 )
 async def list_items(
     request: Request,
     list_page: ListItemsDep,
+    _: Reader,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     sort: Sort = Sort.CREATED_AT,
@@ -109,11 +149,12 @@ async def list_items(
     operation_id="getItem",
     summary="Get an item",
     response_model=ItemOut,
-    responses=problems(304, 404, 422),
+    responses=problems(304, 401, 404, 422),
 )
 async def get_item(
     item_id: UUID,
     get: GetItemDep,
+    _: Reader,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     item = await get(item_id)
@@ -127,10 +168,10 @@ async def get_item(
     operation_id="updateItem",
     summary="Change some fields of an item",
     response_model=ItemOut,
-    responses=problems(404, 409, 412, 413, 415, 422),
+    responses=problems(401, 403, 404, 409, 412, 413, 415, 422),
 )
 async def update_item(
-    item_id: UUID, body: ItemUpdate, update: UpdateItemDep, if_match: IfMatch = None
+    item_id: UUID, body: ItemUpdate, update: UpdateItemDep, _: Writer, if_match: IfMatch = None
 ) -> Response:
     item = await update(
         item_id, body.model_dump(exclude_unset=True), expected_version=expected_version(if_match)
@@ -144,9 +185,11 @@ async def update_item(
     operation_id="deleteItem",
     summary="Delete an item",
     response_class=Response,
-    responses=problems(404, 412, 422),
+    responses=problems(401, 403, 404, 412, 422),
 )
-async def delete_item(item_id: UUID, delete: DeleteItemDep, if_match: IfMatch = None) -> Response:
+async def delete_item(
+    item_id: UUID, delete: DeleteItemDep, _: Writer, if_match: IfMatch = None
+) -> Response:
     await delete(item_id, expected_version=expected_version(if_match))
     return Response(status_code=204)
 
@@ -156,8 +199,22 @@ async def delete_item(item_id: UUID, delete: DeleteItemDep, if_match: IfMatch = 
     operation_id="adjustStock",
     summary="Add to or take from the stock on hand",
     response_model=ItemOut,
-    responses=problems(404, 409, 413, 415, 422),
+    responses=problems(401, 403, 404, 409, 413, 415, 422),
 )
-async def adjust_stock(item_id: UUID, body: StockAdjustment, adjust: AdjustStockDep) -> Response:
-    item = await adjust(item_id, body.delta)
-    return item_response(item)
+async def adjust_stock(
+    request: Request,
+    item_id: UUID,
+    body: StockAdjustment,
+    adjust: AdjustStockDep,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    return await respond(
+        request,
+        principal,
+        idempotency_key,
+        {"delta": body.delta},
+        effect=lambda uow: adjust.within(uow, item_id, body.delta),
+        render=item_response,
+        run=lambda: adjust(item_id, body.delta),
+    )

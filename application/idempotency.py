@@ -1,0 +1,90 @@
+"""Idempotent writes: a key's first successful response is stored with its effect and replayed.
+
+The record is written in the same unit of work (transaction) as the effect, so either both exist
+or neither does; a failed attempt leaves nothing behind and the key can be retried. A key held by a
+request still running is refused at once rather than waited for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from application.errors import ApplicationError
+from application.ports import UnitOfWork, UnitOfWorkFactory
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """What the caller got the first time: status, the headers worth repeating, the body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    key: str
+    fingerprint: str  # of the request: the same key with another request is refused
+    response: StoredResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    response: StoredResponse
+    replayed: bool
+
+
+class IdempotencyKeyInUse(ApplicationError):
+    def __init__(self) -> None:
+        super().__init__("a request with this Idempotency-Key is still in progress; retry later")
+
+
+class IdempotencyKeyReused(ApplicationError):
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was already used for a different request")
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency records, within the unit of work's transaction. `scope` separates callers."""
+
+    async def acquire(self, scope: str, key: str) -> bool:
+        """Hold the key until the transaction ends; False when another transaction holds it."""
+
+    async def find(self, scope: str, key: str) -> IdempotencyRecord | None:
+        """The unexpired record for the key, if any."""
+
+    async def save(self, scope: str, record: IdempotencyRecord) -> None: ...
+
+
+class RunIdempotently:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(
+        self,
+        *,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        effect: Callable[[UnitOfWork], Awaitable[T]],
+        render: Callable[[T], StoredResponse],
+    ) -> Outcome:
+        async with self._uow() as uow:
+            if not await uow.idempotency.acquire(scope, key):
+                raise IdempotencyKeyInUse()
+            record = await uow.idempotency.find(scope, key)
+            if record is not None:
+                if record.fingerprint != fingerprint:
+                    raise IdempotencyKeyReused()
+                return Outcome(record.response, replayed=True)
+            response = render(await effect(uow))
+            # Only successes are remembered: a rejected request must stay retryable.
+            if 200 <= response.status < 300:
+                await uow.idempotency.save(scope, IdempotencyRecord(key, fingerprint, response))
+            await uow.commit()
+        return Outcome(response, replayed=False)
