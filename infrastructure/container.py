@@ -14,7 +14,9 @@ from application.use_cases import (
     CreateItem,
     CreateItems,
     DeleteItem,
+    ExportItems,
     GetItem,
+    ImportItems,
     ListItems,
     UpdateItem,
 )
@@ -60,3 +62,5 @@ class Container(containers.DeclarativeContainer):
     update_item = providers.Singleton(UpdateItem, unit_of_work.provider)
     delete_item = providers.Singleton(DeleteItem, unit_of_work.provider)
     adjust_stock = providers.Singleton(AdjustStock, unit_of_work.provider)
+    import_items = providers.Singleton(ImportItems, unit_of_work.provider)
+    export_items = providers.Singleton(ExportItems, unit_of_work.provider)

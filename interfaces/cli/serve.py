@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 from typing import Annotated
@@ -13,6 +12,7 @@ import uvicorn
 from infrastructure.db.embedded import prepare_database
 from interfaces.cli.config import load_settings
 from interfaces.cli.failures import reported_failures
+from interfaces.logs import configure_logging
 
 
 def _exit_zero_after_graceful_shutdown() -> None:
@@ -31,7 +31,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API (on the embedded PostgreSQL when STOCKROOM_DATABASE_URL is unset)."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     if settings.database_url is None:
         with reported_failures():
             url = prepare_database(settings)
@@ -40,14 +40,15 @@ def serve(
         typer.echo(f"embedded PostgreSQL ready, data in {settings.data_dir.resolve()}", err=True)
     _exit_zero_after_graceful_shutdown()
     uvicorn.run(
-        "interfaces.http.app:create_app",
+        "interfaces.http.asgi:serve_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
         loop="uvloop",
         http="httptools",
-        access_log=False,
+        access_log=False,  # EdgeMiddleware writes one structured line per request
+        log_config=None,  # keep the structured logging configured above
         timeout_graceful_shutdown=settings.shutdown_grace,
         log_level=settings.log_level.lower(),
     )

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Final
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
 
+from application.errors import DataStoreUnavailable
 from infrastructure.container import Container
 from interfaces.http.errors import install_error_handlers
+from interfaces.http.metrics import HttpMetrics
 from interfaces.http.middleware import EdgeMiddleware
 from interfaces.http.openapi import install_openapi
 from interfaces.http.routers import health, items
+
+_log = logging.getLogger("stockroom.app")
+#: How often expired idempotency records are deleted (any process may do it; it is idempotent).
+PURGE_INTERVAL_SECONDS: Final = 15 * 60
 
 
 async def init_container(container: Container) -> None:
@@ -31,28 +43,70 @@ async def shutdown_container(container: Container) -> None:
         await result
 
 
+async def _purge_idempotency_records(container: Container) -> None:
+    purge = container.idempotency_purger()
+    while True:
+        try:
+            purged = await purge()
+            if purged:
+                _log.info("purged %d expired idempotency records", purged)
+        except DataStoreUnavailable:
+            _log.warning("could not purge idempotency records: database unavailable")
+        except Exception:  # e.g. not migrated yet: keep serving, say why, try again later
+            _log.exception("could not purge idempotency records")
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+
+
 def create_app(container: Container | None = None) -> FastAPI:
     container = container or Container()
     settings = container.settings()
+    engine_ready: list[bool] = []
+    metrics = HttpMetrics(lambda: container.engine() if engine_ready else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if container.keyring().open:
+            _log.warning(
+                "no API keys configured (STOCKROOM_API_KEYS): the API is open to every caller"
+            )
         await init_container(container)
+        engine_ready.append(True)
+        purger = asyncio.create_task(_purge_idempotency_records(container))
         try:
             yield
         finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
             await shutdown_container(container)
 
     app = FastAPI(
         title="Stockroom",
         version="0.1.0",
-        description="An async item catalog. Every error is RFC 9457 application/problem+json.",
+        description=(
+            "An async item catalog. Every error is RFC 9457 application/problem+json; "
+            "writes accept an Idempotency-Key; with API keys configured, send "
+            "`Authorization: Bearer <key>`."
+        ),
         lifespan=lifespan,
         redirect_slashes=False,
     )
     app.state.container = container
+    app.state.metrics = metrics
     app.include_router(items.router)
     app.include_router(health.router)
+
+    @app.get(
+        "/metrics",
+        operation_id="metrics",
+        summary="Prometheus metrics",
+        tags=["health"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
+    async def prometheus_metrics(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
     install_error_handlers(app)
     install_openapi(app)
     if settings.cors_origins:
@@ -68,7 +122,14 @@ def create_app(container: Container | None = None) -> FastAPI:
                 "Idempotency-Key",
                 "X-Request-ID",
             ],
-            expose_headers=["ETag", "Location", "Link", "X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "Link",
+                "X-Request-ID",
+                "Retry-After",
+                "Idempotent-Replayed",
+            ],
         )
-    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app

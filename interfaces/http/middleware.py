@@ -7,17 +7,21 @@ the JSON content type, and turns an unexpected exception into a 500 problem with
 from __future__ import annotations
 
 import logging
+import time
 from typing import Final
 
+import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from interfaces.http.metrics import UNMATCHED, HttpMetrics
 from interfaces.http.problems import problem_response
 from interfaces.http.request_context import accept_or_create_request_id, request_id_var
 
 _log = logging.getLogger("stockroom.http")
+_access = structlog.get_logger("stockroom.access")
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -34,9 +38,10 @@ def _is_json(content_type: str) -> bool:
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: HttpMetrics) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,12 +52,15 @@ class EdgeMiddleware:
         request_id = accept_or_create_request_id(headers.get(b"x-request-id"))
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        began = time.perf_counter()
         started = False
+        status = 500
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 out = MutableHeaders(scope=message)
                 out["X-Request-ID"] = request_id
                 out["X-Content-Type-Options"] = "nosniff"
@@ -78,6 +86,17 @@ class EdgeMiddleware:
             )
             await response(scope, receive, send_with_headers)
         finally:
+            elapsed = time.perf_counter() - began
+            route = scope.get("route")
+            template = getattr(route, "path", UNMATCHED)
+            self.metrics.observe(scope["method"], template, status, elapsed)
+            _access.info(
+                "request",
+                method=scope["method"],
+                route=template,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
             request_id_var.reset(token)
 
     def _precheck(

@@ -1,0 +1,255 @@
+"""Import items from a stream of rows (a CSV or JSON-lines file, read by the interface).
+
+The rows are never all held in memory. By default the import is all-or-nothing:
+
+1. a validation pass reads every row, checks it with the domain (`NewItem.parse`), finds skus that
+   repeat within the source or are already stored, and keeps only the skus seen (not the rows);
+2. only if every row is good, an insert pass reads the rows again and stores them in batches,
+   all inside ONE unit of work, so a sku someone else stores meanwhile still rolls it all back.
+
+With `skip_invalid` there is one pass, in one unit of work: good rows are stored, bad rows are
+reported. `dry_run` runs the validation pass only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import islice
+from typing import Final, Protocol
+
+from application.errors import ApplicationError
+from application.ports import ItemRepository, UnitOfWorkFactory
+from application.use_cases.create_items import MAX_BATCH
+from domain.errors import DuplicateSku, ItemValidationError
+from domain.item import Item, NewItem
+
+DEFAULT_BATCH: Final = 500
+#: Bad rows kept for the report; the rest are only counted.
+MAX_REPORTED_PROBLEMS: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One record of the source: where it starts, and its fields or why they could not be read."""
+
+    line: int
+    fields: Mapping[str, object] | None
+    problem: str | None = None
+
+
+#: Called once per pass; every call reads the source again from its start.
+RowSource = Callable[[], Iterable[SourceRow]]
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    rows: int = 0
+    #: Rows that passed validation (all of them would be stored by a real run).
+    valid: int = 0
+    imported: int = 0
+    #: Every bad row counts here; only the first MAX_REPORTED_PROBLEMS are in `problems`.
+    invalid: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def unreported(self) -> int:
+        return self.invalid - len(self.problems)
+
+    def add_problem(self, line: int, reason: str) -> None:
+        self.invalid += 1
+        if len(self.problems) < MAX_REPORTED_PROBLEMS:
+            self.problems.append(RowProblem(line, reason))
+
+
+class ImportRejected(ApplicationError):
+    """Nothing was imported, because of the rows in `report.problems`."""
+
+    def __init__(self, report: ImportReport, reason: str | None = None) -> None:
+        self.report = report
+        rows = "row is" if report.invalid == 1 else "rows are"
+        outcome = "a real run would import nothing" if report.dry_run else "nothing was imported"
+        super().__init__(reason or f"{report.invalid} of {report.rows} {rows} invalid; {outcome}")
+
+
+class SourceChanged(ApplicationError):
+    """The source read differently in the insert pass than in the validation pass."""
+
+
+class ImportPhase(StrEnum):
+    VALIDATE = "validating"
+    INSERT = "importing"
+
+
+class ImportProgress(Protocol):
+    def start(self, phase: ImportPhase, total: int | None) -> None:
+        """A pass begins; `total` is its number of rows when known."""
+
+    def advance(self, rows: int) -> None: ...
+
+
+class _Silent:
+    def start(self, phase: ImportPhase, total: int | None) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
+
+
+def _batches(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _parse(row: SourceRow) -> NewItem | str:
+    """The row as a new item, or why it is not one."""
+    if row.fields is None:
+        return row.problem or "cannot be read"
+    try:
+        return NewItem.parse(row.fields)
+    except ItemValidationError as exc:
+        return str(exc)
+
+
+class _Checker:
+    """Validates rows batch by batch, remembering only the skus of the good rows seen so far."""
+
+    def __init__(self, report: ImportReport) -> None:
+        self._report = report
+        self._seen: dict[str, int] = {}  # sku -> line of its first good row
+
+    def candidates(self, batch: list[SourceRow]) -> list[tuple[int, NewItem]]:
+        """The rows of `batch` that are valid and new to the source; the others are reported."""
+        good: list[tuple[int, NewItem]] = []
+        for row in batch:
+            self._report.rows += 1
+            parsed = _parse(row)
+            if isinstance(parsed, str):
+                self._report.add_problem(row.line, parsed)
+            elif (first := self._seen.get(parsed.sku)) is not None:
+                self._report.add_problem(row.line, f"sku {parsed.sku!r} repeats line {first}")
+            else:
+                self._seen[parsed.sku] = row.line
+                good.append((row.line, parsed))
+        return good
+
+    async def not_stored(
+        self, items: ItemRepository, good: list[tuple[int, NewItem]]
+    ) -> list[tuple[int, NewItem]]:
+        """The candidates whose sku is not stored yet; the others are reported."""
+        taken = await items.skus_taken([new.sku for _, new in good]) if good else set()
+        fresh: list[tuple[int, NewItem]] = []
+        for line, new in good:
+            if new.sku in taken:
+                self._report.add_problem(line, f"sku {new.sku!r} is already taken")
+            else:
+                fresh.append((line, new))
+        self._report.valid += len(fresh)
+        return fresh
+
+
+async def _store(
+    items: ItemRepository, rows: list[tuple[int, NewItem]], report: ImportReport
+) -> None:
+    # One timestamp per row (not per batch), so the default order by created_at is the file's.
+    try:
+        await items.add_many([Item.create(new) for _, new in rows])
+    except DuplicateSku as exc:
+        # Free when checked, taken now: another writer stored it meanwhile. Raising leaves the
+        # unit of work uncommitted, so every batch stored so far is rolled back.
+        line, new = rows[exc.index or 0]
+        reason = f"sku {new.sku!r} was stored by someone else during the import"
+        report.add_problem(line, reason)
+        report.imported = 0
+        raise ImportRejected(report, f"line {line}: {reason}; nothing was imported") from exc
+    report.imported += len(rows)
+
+
+class ImportItems:
+    """Validate and store a stream of rows, in batches, all-or-nothing unless told otherwise."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def __call__(
+        self,
+        source: RowSource,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        skip_invalid: bool = False,
+        dry_run: bool = False,
+        progress: ImportProgress | None = None,
+    ) -> ImportReport:
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
+        progress = progress or _Silent()
+        report = ImportReport(dry_run=dry_run)
+        if skip_invalid and not dry_run:
+            await self._import_good_rows(source, batch_size, report, progress)
+            return report
+        await self._validate(source, batch_size, report, progress)
+        if report.invalid and not skip_invalid:
+            raise ImportRejected(report)
+        if not dry_run:
+            await self._insert(source, batch_size, report, progress)
+        return report
+
+    async def _validate(
+        self, source: RowSource, size: int, report: ImportReport, progress: ImportProgress
+    ) -> None:
+        checker = _Checker(report)
+        progress.start(ImportPhase.VALIDATE, None)
+        for batch in _batches(source(), size):
+            good = checker.candidates(batch)
+            # A short read-only transaction per batch: no snapshot is held for the whole pass.
+            async with self._uow() as uow:
+                await checker.not_stored(uow.items, good)
+            progress.advance(len(batch))
+
+    async def _insert(
+        self, source: RowSource, size: int, report: ImportReport, progress: ImportProgress
+    ) -> None:
+        progress.start(ImportPhase.INSERT, report.rows)
+        rows = 0
+        async with self._uow() as uow:
+            for batch in _batches(source(), size):
+                parsed: list[tuple[int, NewItem]] = []
+                for row in batch:
+                    new = _parse(row)
+                    if isinstance(new, str):
+                        raise SourceChanged(
+                            f"line {row.line} was valid a moment ago and is not now ({new}); "
+                            "the file changed during the import; nothing was imported"
+                        )
+                    parsed.append((row.line, new))
+                await _store(uow.items, parsed, report)
+                rows += len(batch)
+                progress.advance(len(batch))
+            if rows != report.rows:
+                raise SourceChanged(
+                    f"the file had {report.rows} rows when validated and {rows} when imported; "
+                    "nothing was imported"
+                )
+            await uow.commit()
+
+    async def _import_good_rows(
+        self, source: RowSource, size: int, report: ImportReport, progress: ImportProgress
+    ) -> None:
+        checker = _Checker(report)
+        progress.start(ImportPhase.INSERT, None)
+        async with self._uow() as uow:
+            for batch in _batches(source(), size):
+                fresh = await checker.not_stored(uow.items, checker.candidates(batch))
+                if fresh:
+                    await _store(uow.items, fresh, report)
+                progress.advance(len(batch))
+            await uow.commit()

@@ -1,0 +1,51 @@
+"""Running use cases outside HTTP: the container every command (and script) works with.
+
+The container is built, started and shut down exactly as the HTTP app's lifespan does it
+(`init_container` / `shutdown_container`), so a command takes the same code path as a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from dependency_injector import providers
+
+from infrastructure.container import Container
+from infrastructure.settings import Settings
+from interfaces.cli.config import load_settings
+from interfaces.cli.failures import reported_failures
+from interfaces.http.app import init_container, shutdown_container
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def open_container(settings: Settings | None = None) -> AsyncIterator[Container]:
+    """A ready container (database resolved, embedded server started if none is configured)."""
+    container = Container()
+    if settings is not None:
+        container.settings.override(providers.Object(settings))
+    await init_container(container)
+    try:
+        yield container
+    finally:
+        await shutdown_container(container)
+
+
+def run_with_container(work: Callable[[Container], Coroutine[Any, Any, T]]) -> T:
+    """Load the settings, run `work` with a ready container on a fresh event loop, shut down.
+
+    A bad setting exits 2; an expected failure (domain error, database unreachable) prints one
+    `error: ...` line and exits 1 (as `typer.Exit`), never a traceback.
+    """
+    settings = load_settings()
+
+    async def main() -> T:
+        async with open_container(settings) as container:
+            return await work(container)
+
+    with reported_failures():
+        return asyncio.run(main())

@@ -1,0 +1,127 @@
+"""Idempotency-Key: replay, mismatch, in-progress, retry after failure, retention."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg
+from fastapi import FastAPI
+
+from infrastructure.db.idempotency import _lock_id
+from tests.api.helpers import assert_problem, create
+
+ITEM = {"sku": "idem-1", "name": "Widget", "price": "1.00", "quantity": 5}
+
+
+async def count_items(client: httpx.AsyncClient) -> int:
+    return len((await client.get("/v1/items?limit=200")).json()["items"])
+
+
+async def test_a_repeat_is_replayed_with_the_same_status_and_body(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = {"Idempotency-Key": "k-1"}
+    first = await client.post("/v1/items", json=ITEM, headers=headers)
+    assert first.status_code == 201
+    assert "idempotent-replayed" not in first.headers
+    again = await client.post("/v1/items", json=dict(reversed(ITEM.items())), headers=headers)
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+    for name in ("location", "etag", "content-type"):
+        assert again.headers[name] == first.headers[name]
+    assert await count_items(client) == 1
+
+
+async def test_the_same_key_with_a_different_body_is_422(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "k-2"}
+    assert (await client.post("/v1/items", json=ITEM, headers=headers)).status_code == 201
+    other = {**ITEM, "name": "Other"}
+    body = assert_problem(await client.post("/v1/items", json=other, headers=headers), 422)
+    assert body["type"] == "/problems/idempotency-key-reused"
+    assert await count_items(client) == 1
+
+
+async def test_a_repeat_while_the_first_runs_is_409_with_retry_after(
+    client: httpx.AsyncClient, database_dsn: str
+) -> None:
+    # The lock a first request holds while it runs, held here instead.
+    with psycopg.connect(database_dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_lock_id("", "k-3"),))
+        response = await client.post("/v1/items", json=ITEM, headers={"Idempotency-Key": "k-3"})
+    body = assert_problem(response, 409)
+    assert body["type"] == "/problems/idempotency-key-in-progress"
+    assert response.headers["retry-after"] == "1"
+    retried = await client.post("/v1/items", json=ITEM, headers={"Idempotency-Key": "k-3"})
+    assert retried.status_code == 201
+    assert "idempotent-replayed" not in retried.headers
+
+
+async def test_a_failed_request_does_not_burn_the_key(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "k-4"}
+    assert_problem(
+        await client.post("/v1/items", json={**ITEM, "price": "-1"}, headers=headers), 422
+    )
+    assert (await client.post("/v1/items", json=ITEM, headers=headers)).status_code == 201
+
+    item = await create(client, "stock-1", quantity=0)
+    url = f"/v1/items/{item['id']}/stock-adjustments"
+    take = {"Idempotency-Key": "k-5"}
+    assert_problem(await client.post(url, json={"delta": -1}, headers=take), 409)
+    await client.post(url, json={"delta": 3})
+    retried = await client.post(url, json={"delta": -1}, headers=take)
+    assert retried.status_code == 200
+    assert retried.json()["quantity"] == 2
+
+
+async def test_stock_adjustments_and_batches_apply_once(client: httpx.AsyncClient) -> None:
+    item = await create(client, "once-1", quantity=10)
+    url = f"/v1/items/{item['id']}/stock-adjustments"
+    for _ in range(3):
+        response = await client.post(url, json={"delta": -4}, headers={"Idempotency-Key": "adj"})
+        assert response.status_code == 200
+        assert response.json()["quantity"] == 6
+    batch = {"items": [{"sku": f"bt-{i}", "name": "n", "price": 1} for i in range(3)]}
+    first = await client.post("/v1/items/batch", json=batch, headers={"Idempotency-Key": "bt"})
+    again = await client.post("/v1/items/batch", json=batch, headers={"Idempotency-Key": "bt"})
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.content == first.content
+    assert await count_items(client) == 4
+
+
+async def test_concurrent_identical_requests_create_one_item(client: httpx.AsyncClient) -> None:
+    responses = await asyncio.gather(
+        *(
+            client.post("/v1/items", json=ITEM, headers={"Idempotency-Key": "race"})
+            for _ in range(20)
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409}, statuses
+    created = [r for r in responses if r.status_code == 201]
+    assert len({r.content for r in created}) == 1
+    assert await count_items(client) == 1
+
+
+async def test_keys_are_bounded(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/items", json=ITEM, headers={"Idempotency-Key": "k" * 256})
+    assert assert_problem(response, 422)["errors"][0]["parameter"] == "idempotency-key"
+
+
+async def test_records_expire_after_the_retention_period(
+    app: FastAPI, client: httpx.AsyncClient, database_dsn: str
+) -> None:
+    headers = {"Idempotency-Key": "old"}
+    assert (await client.post("/v1/items", json=ITEM, headers=headers)).status_code == 201
+    purge = app.state.container.idempotency_purger()
+    assert await purge() == 0  # fresh records are kept
+    with psycopg.connect(database_dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE idempotency_keys SET created_at = %s",
+            (datetime.now(UTC) - timedelta(hours=24, minutes=1),),
+        )
+    # An expired record is no longer replayed: the key runs the request again.
+    assert_problem(await client.post("/v1/items", json=ITEM, headers=headers), 409)  # sku taken
+    assert await purge() == 1
