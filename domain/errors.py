@@ -59,6 +59,15 @@ class InsufficientStock(DomainError):
         )
 
 
+class StockLimitExceeded(DomainError):
+    def __init__(self, item_id: UUID, quantity: int, delta: int, limit: int) -> None:
+        self.item_id = item_id
+        super().__init__(
+            f"item {item_id} has {quantity} in stock; an adjustment of {delta} "
+            f"would exceed the limit of {limit}"
+        )
+
+
 class VersionConflict(DomainError):
     def __init__(self, item_id: UUID, expected: int, actual: int) -> None:
         self.item_id = item_id

@@ -10,7 +10,13 @@ from typing import Any, Final
 from uuid import UUID
 
 from domain import rules
-from domain.errors import FieldError, InsufficientStock, ItemValidationError, VersionConflict
+from domain.errors import (
+    FieldError,
+    InsufficientStock,
+    ItemValidationError,
+    StockLimitExceeded,
+    VersionConflict,
+)
 from domain.ids import new_item_id
 
 #: The fields a caller may set; everything else (id, version, timestamps) the domain owns.
@@ -134,7 +140,7 @@ class Item:
         if quantity < 0:
             raise InsufficientStock(self.id, self.quantity, delta)
         if quantity > rules.QUANTITY_MAX:
-            raise ItemValidationError([FieldError("delta", "would overflow the quantity")])
+            raise StockLimitExceeded(self.id, self.quantity, delta, rules.QUANTITY_MAX)
         return replace(
             self, quantity=quantity, version=self.version + 1, updated_at=now or utc_now()
         )

@@ -16,6 +16,16 @@ QUANTITY_MAX: Final = 2**31 - 1  # the column is a PostgreSQL integer
 _SKU_PATTERN: Final = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
 
 
+def _check_text(text: str) -> None:
+    """PostgreSQL text holds UTF-8 without NUL: lone surrogates and NUL cannot be stored."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+
+
 def normalize_sku(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
@@ -35,8 +45,7 @@ def normalize_name(value: object) -> str:
     name = value.strip()
     if not 1 <= len(name) <= NAME_MAX:
         raise ValueError(f"must be 1 to {NAME_MAX} characters after trimming")
-    if "\x00" in name:
-        raise ValueError("must not contain NUL characters")
+    _check_text(name)
     return name
 
 
@@ -47,8 +56,7 @@ def normalize_description(value: object) -> str | None:
         raise ValueError("must be a string or null")
     if len(value) > DESCRIPTION_MAX:
         raise ValueError(f"must be at most {DESCRIPTION_MAX} characters")
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+    _check_text(value)
     return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,14 +31,23 @@ def _abort_invalidated(
         driver.terminate()
 
 
+#: Behind PgBouncer the session settings travel with each transaction (see build_engine).
+_SET_TIMEOUTS_LOCALLY = (
+    "SELECT set_config('statement_timeout', $1, true),"
+    " set_config('idle_in_transaction_session_timeout', $2, true)"
+)
+
+
 def build_engine(
     url: str, settings: Settings, *, application_name: str = "stockroom"
 ) -> AsyncEngine:
-    server_settings = {
-        "application_name": application_name,
+    timeouts = {
         "statement_timeout": _ms(settings.statement_timeout),
         "idle_in_transaction_session_timeout": _ms(settings.idle_in_transaction_timeout),
     }
+    server_settings = {"application_name": application_name}
+    if not settings.pgbouncer:
+        server_settings.update(timeouts)
     connect_args: dict[str, Any] = {
         "timeout": settings.connect_timeout,
         # The client-side bound: a connection that silently stops answering must not hang a
@@ -51,6 +60,9 @@ def build_engine(
         # prepared statements cannot be reused or even kept: unique names, no cache.
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_name_func"] = lambda: f"__asyncpg_{uuid4()}__"
+        # SQLAlchemy's own prepared-statement cache (its asyncpg adapter reads this connect
+        # argument; create_engine() itself rejects it).
+        connect_args["prepared_statement_cache_size"] = 0
     engine = create_async_engine(
         url,
         pool_size=settings.pool_size,
@@ -58,10 +70,19 @@ def build_engine(
         pool_timeout=settings.pool_timeout,
         pool_recycle=1800,
         connect_args=connect_args,
-        # asyncpg prepared statement cache off behind PgBouncer (SQLAlchemy's own cache layer).
-        **({"prepared_statement_cache_size": 0} if settings.pgbouncer else {}),
     )
     event.listen(engine.sync_engine, "invalidate", _abort_invalidated)
+    if settings.pgbouncer:
+        # PgBouncer refuses startup parameters it does not track (statement_timeout, ...), and
+        # `ignore_startup_parameters` would drop them silently, and with them the timeouts.
+        # A session-level SET would stick to whichever server connection ran it. So each
+        # transaction sets them for itself (one extra statement, only behind PgBouncer).
+        values = (timeouts["statement_timeout"], timeouts["idle_in_transaction_session_timeout"])
+
+        def _set_timeouts(connection: Connection) -> None:
+            connection.exec_driver_sql(_SET_TIMEOUTS_LOCALLY, values)
+
+        event.listen(engine.sync_engine, "begin", _set_timeouts)
     return engine
 
 

@@ -23,6 +23,7 @@ from application.errors import DataStoreUnavailable
 from application.listing import ListQuery, SortField
 from domain.errors import DuplicateSku, ItemNotFound
 from domain.item import Item, ItemChanges
+from domain.rules import QUANTITY_MAX
 from infrastructure.db.errors import unavailable_on_outage, violated_constraint
 from infrastructure.db.mappers import ITEM_COLUMNS, item_to_values, row_to_item
 from infrastructure.db.tables import SKU_UNIQUE, ItemRow
@@ -136,9 +137,12 @@ class SqlItemRepository:
     async def adjust_stock(self, item_id: UUID, delta: int, *, now: datetime) -> Item:
         for _ in range(_MAX_RETRIES):
             quantity = col(ItemRow.quantity)
+            # Bounds as constants on the column (never quantity + delta, which could overflow
+            # the integer column's arithmetic before the comparison).
+            within_bounds = quantity >= -delta if delta < 0 else quantity <= QUANTITY_MAX - delta
             statement = (
                 update(ItemRow)
-                .where(col(ItemRow.id) == item_id, quantity + delta >= 0)
+                .where(col(ItemRow.id) == item_id, within_bounds)
                 .values(quantity=quantity + delta, version=col(ItemRow.version) + 1, updated_at=now)
                 .returning(*ITEM_COLUMNS)
             )
@@ -147,7 +151,7 @@ class SqlItemRepository:
             if row is not None:
                 return row_to_item(row)
             current = await self._current(item_id)
-            current.adjust_stock(delta, now=now)  # raises InsufficientStock
+            current.adjust_stock(delta, now=now)  # raises InsufficientStock or StockLimitExceeded
         raise _contended()
 
     async def delete(self, item_id: UUID, *, expected_version: int | None) -> None:

@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 
 from dependency_injector import providers
 
+from application.errors import DataStoreUnavailable
 from infrastructure.container import Container
 from infrastructure.settings import Settings
 from interfaces.cli.config import load_settings
-from interfaces.cli.failures import reported_failures
+from interfaces.cli.failures import fail, reported_failures
 from interfaces.http.app import init_container, shutdown_container
 
 T = TypeVar("T")
@@ -48,4 +49,14 @@ def run_with_container(work: Callable[[Container], Coroutine[Any, Any, T]]) -> T
             return await work(container)
 
     with reported_failures():
-        return asyncio.run(main())
+        try:
+            return asyncio.run(main())
+        except DataStoreUnavailable as exc:
+            raise fail(_unavailable(exc)) from None
+
+
+def _unavailable(exc: DataStoreUnavailable) -> str:
+    cause = exc.__cause__
+    if isinstance(cause, OSError):  # refused, unreachable, DNS, connect timeout
+        return f"cannot reach the database ({type(cause).__name__})"
+    return f"{exc} ({type(cause).__name__})" if cause is not None else str(exc)

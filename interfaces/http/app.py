@@ -108,7 +108,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, open_api=container.keyring().open, public_reads=settings.public_reads)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

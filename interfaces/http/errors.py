@@ -18,6 +18,7 @@ from domain.errors import (
     InsufficientStock,
     ItemNotFound,
     ItemValidationError,
+    StockLimitExceeded,
     VersionConflict,
 )
 from domain.item import READ_ONLY_FIELDS
@@ -26,6 +27,7 @@ from interfaces.http.request_context import request_id_of
 
 _log = logging.getLogger("stockroom.http")
 
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
 _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
 
 
@@ -123,6 +125,15 @@ async def _http(request: Request, exc: Exception) -> Response:
     if exc.status_code == 304:
         return Response(status_code=304, headers=exc.headers)
     detail = exc.detail if isinstance(exc.detail, str) else "The request cannot be served."
+    if exc.status_code == 400 and detail == _FASTAPI_BODY_ERROR:
+        # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): a malformed JSON body.
+        return problem_response(
+            422,
+            "The request is invalid; see errors.",
+            request_id=request_id_of(request),
+            slug="validation",
+            errors=[{"pointer": "", "detail": "the body is not valid JSON (UTF-8)"}],
+        )
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.url.path}."
     if exc.status_code == 405:
@@ -144,6 +155,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ItemNotFound, _simple(404, "item-not-found"))
     app.add_exception_handler(DuplicateSku, _simple(409, "duplicate-sku"))
     app.add_exception_handler(InsufficientStock, _simple(409, "insufficient-stock"))
+    app.add_exception_handler(StockLimitExceeded, _simple(409, "stock-limit"))
     app.add_exception_handler(VersionConflict, _simple(412, "version-mismatch"))
     app.add_exception_handler(InvalidCursor, _simple(400, "invalid-cursor"))
     app.add_exception_handler(DataStoreUnavailable, _unavailable)

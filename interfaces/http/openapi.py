@@ -45,8 +45,12 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Serve error responses as application/problem+json and drop FastAPI's own 422 schema."""
+def install_openapi(app: FastAPI, *, open_api: bool, public_reads: bool) -> None:
+    """Serve error responses as application/problem+json and drop FastAPI's own 422 schema.
+
+    The security requirements follow the configuration: none when no API keys are configured,
+    none on reads when reads are public. Operations that need no key document no 401/403.
+    """
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -59,7 +63,11 @@ def install_openapi(app: FastAPI) -> None:
         )
         problem_ref = {"$ref": "#/components/schemas/Problem"}
         for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
+            for method, operation in operations.items():
+                if open_api or (public_reads and method == "get"):
+                    operation.pop("security", None)
+                    operation.get("responses", {}).pop("401", None)
+                    operation.get("responses", {}).pop("403", None)
                 for status, response in operation.get("responses", {}).items():
                     if status.isdigit() and int(status) >= 400:
                         response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}

@@ -11,29 +11,79 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+)
 
 from domain.item import Item
 
 _FORBID = ConfigDict(extra="forbid")
 
-Sku = Annotated[
-    StrictStr,
-    Field(
-        description="Trimmed and upper-cased; 1-64 of A-Z 0-9 . _ - starting with A-Z or 0-9.",
-        examples=["ABC-123"],
-    ),
-]
-Name = Annotated[StrictStr, Field(description="1-200 characters after trimming.")]
-Description = Annotated[StrictStr | None, Field(description="At most 2000 characters.")]
-Price = Annotated[
-    Decimal,
-    Field(
-        description="At least 0, below 10^10, at most 2 decimal places; a number or a string.",
-        examples=["12.50"],
-    ),
-]
-Quantity = Annotated[StrictInt, Field(description="Stock on hand, at least 0.")]
+# The documented schema is the canonical form of each field, so every request it admits is
+# accepted (schemathesis checks that). At run time the fields are checked for type only: the
+# domain owns the rules, and is more lenient than the document (it trims, upper-cases skus).
+_NO_NUL = r"^[^\u0000]*$"
+# Every character Python's str.strip() removes (Unicode White_Space plus \x1c-\x1f).
+_SPACE = r"\s\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SKU_SCHEMA = {
+    "type": "string",
+    "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    "description": "Stored trimmed and upper-cased; 1-64 of A-Z 0-9 . _ -, first A-Z or 0-9.",
+    "examples": ["ABC-123"],
+}
+_NAME_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": rf"^[^\u0000{_SPACE}]([^\u0000]*[^\u0000{_SPACE}])?$",
+    "description": "1-200 characters after trimming.",
+}
+_DESCRIPTION_SCHEMA = {"type": "string", "maxLength": 2000, "pattern": _NO_NUL}
+_PRICE_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": 9999999999.99, "multipleOf": 0.01},
+        {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"},
+    ],
+    "description": "At least 0, below 10^10, at most 2 decimal places; a number or a string.",
+    "examples": ["12.50"],
+}
+_QUANTITY_SCHEMA = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": 2**31 - 1,
+    "description": "Stock on hand.",
+}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _json_integer(value: object) -> object:
+    """JSON Schema counts 3.0 as an integer; so does this API (but never "3" or true)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[StrictInt, BeforeValidator(_json_integer)]
+Sku = Annotated[StrictStr, WithJsonSchema(_SKU_SCHEMA)]
+Name = Annotated[StrictStr, WithJsonSchema(_NAME_SCHEMA)]
+Description = Annotated[StrictStr | None, WithJsonSchema(_nullable(_DESCRIPTION_SCHEMA))]
+Price = Annotated[Decimal, WithJsonSchema(_PRICE_SCHEMA)]
+Quantity = Annotated[JsonInt, WithJsonSchema(_QUANTITY_SCHEMA)]
+# In a PATCH, null is accepted at run time (and rejected by the domain with a clear message)
+# but not documented: only `description` may be null.
+PatchSku = Annotated[StrictStr | None, WithJsonSchema(_SKU_SCHEMA)]
+PatchName = Annotated[StrictStr | None, WithJsonSchema(_NAME_SCHEMA)]
+PatchPrice = Annotated[Decimal | None, WithJsonSchema(_PRICE_SCHEMA)]
+PatchQuantity = Annotated[JsonInt | None, WithJsonSchema(_QUANTITY_SCHEMA)]
 
 
 class ItemCreate(BaseModel):
@@ -57,14 +107,15 @@ class ItemUpdate(BaseModel):
     """Only the fields sent change; null is allowed only for `description`."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"name": "Widget, blue"}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "Widget, blue"}], "minProperties": 1},
     )
 
-    sku: Sku | None = None
-    name: Name | None = None
+    sku: PatchSku = None
+    name: PatchName = None
     description: Description = None
-    price: Price | None = None
-    quantity: Quantity | None = None
+    price: PatchPrice = None
+    quantity: PatchQuantity = None
 
 
 class ItemsBatchCreate(BaseModel):
@@ -74,7 +125,18 @@ class ItemsBatchCreate(BaseModel):
 
 class StockAdjustment(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"delta": -1}]})
-    delta: StrictInt = Field(description="Non-zero change to the stock on hand.")
+    delta: Annotated[
+        JsonInt,
+        WithJsonSchema(
+            {
+                "type": "integer",
+                "minimum": -(2**31 - 1),
+                "maximum": 2**31 - 1,
+                "not": {"const": 0},
+                "description": "Non-zero change to the stock on hand.",
+            }
+        ),
+    ]
 
 
 class ItemOut(BaseModel):

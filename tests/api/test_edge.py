@@ -46,6 +46,14 @@ async def test_malformed_json_is_422_and_non_json_is_415(client: httpx.AsyncClie
         ),
         422,
     )
+    assert_problem(
+        await client.post(
+            "/v1/items/batch",
+            content=b"\xc4\xa0ee\xff",
+            headers={"content-type": "application/json"},
+        ),
+        422,
+    )
     assert_problem(await client.post("/v1/items", json=[1, 2]), 422)
     assert_problem(await client.post("/v1/items", json="text"), 422)
 

@@ -193,11 +193,15 @@ async def test_stock_adjustments(client: httpx.AsyncClient) -> None:
     assert_problem(await client.post(url, json={"delta": 0}), 422)
     assert_problem(await client.post(url, json={"delta": 1.5}), 422)
     assert_problem(await client.post(url, json={"delta": 2**40}), 422)
+    assert (await client.post(url, json={"delta": 2**31 - 1})).json()["quantity"] == 2**31 - 1
+    limit = assert_problem(await client.post(url, json={"delta": 1}), 409)
+    assert limit["type"] == "/problems/stock-limit"
+    assert (await client.post(url, json={"delta": -(2**31 - 1)})).json()["quantity"] == 0
     assert_problem(
         await client.post(f"/v1/items/{uuid.uuid4()}/stock-adjustments", json={"delta": 1}), 404
     )
     after = (await client.get(f"/v1/items/{item['id']}")).json()
-    assert (after["quantity"], after["version"]) == (0, 2)
+    assert (after["quantity"], after["version"]) == (0, 4)
 
 
 async def test_100_concurrent_decrements_sell_exactly_the_stock(client: httpx.AsyncClient) -> None:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, status
+from pydantic import WithJsonSchema
 from starlette.responses import Response
 
 from application.listing import MAX_LIMIT, Q_MAX, Cursor, ListQuery, Sort
@@ -39,6 +40,22 @@ from interfaces.http.schemas import present_item as _present
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
+#: OpenAPI links from a created item to what can be done with it (clients and stateful tests).
+ITEM_LINKS = {
+    name: {"operationId": operation, "parameters": {"item_id": "$response.body#/id"}}
+    for name, operation in [
+        ("GetItem", "getItem"),
+        ("UpdateItem", "updateItem"),
+        ("DeleteItem", "deleteItem"),
+        ("AdjustStock", "adjustStock"),
+    ]
+}
+
+PriceBound = Annotated[
+    Decimal | None,
+    Query(ge=0, lt=Decimal(10) ** 10),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 9999999999.99}),
+]
 IfMatch = Annotated[
     str | None, Header(description="Optional: the ETag of the version this change is based on.")
 ]
@@ -50,7 +67,7 @@ IfMatch = Annotated[
     operation_id="createItem",
     summary="Create an item",
     response_model=ItemOut,
-    responses=problems(401, 403, 409, 413, 415, 422),
+    responses={**problems(401, 403, 409, 413, 415, 422), 201: {"links": ITEM_LINKS}},
 )
 async def create_item(
     request: Request,
@@ -120,9 +137,9 @@ async def list_items(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     sort: Sort = Sort.CREATED_AT,
-    q: Annotated[str | None, Query(max_length=Q_MAX)] = None,
-    min_price: Annotated[Decimal | None, Query(ge=0, lt=Decimal(10) ** 10)] = None,
-    max_price: Annotated[Decimal | None, Query(ge=0, lt=Decimal(10) ** 10)] = None,
+    q: Annotated[str | None, Query(max_length=Q_MAX, pattern=r"^[^\u0000]*$")] = None,
+    min_price: PriceBound = None,
+    max_price: PriceBound = None,
     in_stock: bool | None = None,
 ) -> Response:
     query = ListQuery(

@@ -1,0 +1,233 @@
+"""Import and export files: CSV (a header row of field names) and JSON lines, both streamed.
+
+Reading turns each record into the same field mapping an HTTP body would give (the domain then
+validates it). Choices where a format leaves room:
+
+- CSV cells are text: an empty `description` is null, an empty `quantity` means the default (0),
+  a `quantity` of digits becomes an integer; the domain judges everything else.
+- The read-only fields of an item (`id`, `version`, `created_at`, `updated_at`) are accepted and
+  ignored, so an export imports as it is: imported items always get new ids, versions and
+  timestamps. Any other unknown CSV column makes the whole file unreadable (a file error, not a bad
+  row); an unknown key in a JSON line makes that row bad.
+- Exports write exactly the API's item JSON, one object per line, or its fields as CSV cells (a
+  null description is an empty cell, so an empty-string description comes back as null).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Final, Protocol
+
+import orjson
+
+from application.use_cases.import_items import SourceRow
+from domain.item import READ_ONLY_FIELDS, WRITABLE_FIELDS, Item
+from interfaces.presenters import CSV_COLUMNS, item_csv_row, item_json
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+REQUIRED_COLUMNS: Final = ("sku", "name", "price")
+#: Longer digit strings stay text (the domain rejects them): int() of huge strings is slow.
+_INTEGER: Final = re.compile(r"\s*[+-]?\d{1,20}\s*")
+_BOM: Final = b"\xef\xbb\xbf"
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+
+
+_SUFFIXES: Final = {".csv": Format.CSV, ".jsonl": Format.JSONL, ".ndjson": Format.JSONL}
+
+
+def format_of(path: Path, explicit: Format | None) -> Format | None:
+    """The file's format: the one given, else the one its suffix names (None if neither)."""
+    return explicit or _SUFFIXES.get(path.suffix.lower())
+
+
+class BadImportFile(Exception):
+    """The file as a whole cannot be imported (as opposed to some of its rows)."""
+
+
+class ImportFile:
+    """A file to import, as a row source: every call reads it again from its start."""
+
+    def __init__(self, path: Path, fmt: Format) -> None:
+        self.path = path
+        self.format = fmt
+        #: Read-only fields met (and ignored) so far.
+        self.ignored: set[str] = set()
+
+    def check(self) -> None:
+        """Fail early, before any database work, when the file cannot be imported at all."""
+        if self.format is Format.CSV:
+            with self._open_csv() as reader:
+                self._columns(reader)
+
+    def __call__(self) -> Iterator[SourceRow]:
+        return self._csv_rows() if self.format is Format.CSV else self._jsonl_rows()
+
+    @contextmanager
+    def _open_csv(self) -> Iterator[_Counted]:
+        # utf-8-sig: spreadsheets like to start CSV files with a byte-order mark.
+        with self.path.open(newline="", encoding="utf-8-sig") as stream:
+            reader = csv.reader(stream, strict=True)
+            try:
+                yield _Counted(reader)
+            except csv.Error as exc:
+                raise BadImportFile(f"line {reader.line_num}: {exc}") from None
+            except UnicodeDecodeError:
+                raise BadImportFile(
+                    f"is not UTF-8 text (near line {reader.line_num + 1})"
+                ) from None
+
+    def _columns(self, reader: Iterator[list[str]]) -> list[str]:
+        header = next(reader, None)
+        if header is None:
+            raise BadImportFile("is empty: a CSV file starts with a header row of field names")
+        names = [cell.strip().lower() for cell in header]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        unknown = [n for n in names if n not in WRITABLE_FIELDS and n not in READ_ONLY_FIELDS]
+        missing = [n for n in REQUIRED_COLUMNS if n not in names]
+        problems = []
+        if unknown:
+            problems.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
+        if repeated:
+            problems.append(f"repeated column(s) {', '.join(map(repr, repeated))}")
+        if missing:
+            problems.append(f"missing column(s) {', '.join(map(repr, missing))}")
+        if problems:
+            raise BadImportFile(
+                f"{'; '.join(problems)} (the columns are {', '.join(WRITABLE_FIELDS)}; "
+                f"sku, name and price are required)"
+            )
+        self.ignored.update(n for n in names if n in READ_ONLY_FIELDS)
+        return names
+
+    def _csv_rows(self) -> Iterator[SourceRow]:
+        with self._open_csv() as counted:
+            names = self._columns(counted)
+            for cells in counted:
+                line = counted.start_line
+                if not cells:
+                    continue  # a blank line
+                if len(cells) != len(names):
+                    problem = f"has {len(cells)} cells; the header has {len(names)}"
+                    yield SourceRow(line, None, problem)
+                    continue
+                fields: dict[str, object] = {}
+                for name, cell in zip(names, cells, strict=True):
+                    if name in READ_ONLY_FIELDS:
+                        continue
+                    if name == "description":
+                        fields[name] = cell or None
+                    elif name == "quantity":
+                        if cell.strip():
+                            fields[name] = int(cell) if _INTEGER.fullmatch(cell) else cell
+                    else:
+                        fields[name] = cell
+                yield SourceRow(line, fields)
+
+    def _jsonl_rows(self) -> Iterator[SourceRow]:
+        with self.path.open("rb") as stream:
+            for number, raw in enumerate(stream, start=1):
+                text = raw.removeprefix(_BOM) if number == 1 else raw
+                if not text.strip():
+                    continue
+                try:
+                    value = orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    yield SourceRow(number, None, "is not valid JSON")
+                    continue
+                if not isinstance(value, dict):
+                    yield SourceRow(number, None, "is not a JSON object")
+                    continue
+                for name in READ_ONLY_FIELDS:
+                    if name in value:
+                        del value[name]
+                        self.ignored.add(name)
+                yield SourceRow(number, value)
+
+
+class _Counted(Iterator[list[str]]):
+    """A csv reader that knows the line each record starts on (its own count is of the end)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+        self.start_line = 1
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> list[str]:
+        self.start_line = self._reader.line_num + 1
+        return next(self._reader)
+
+
+class ItemWriter(Protocol):
+    def write(self, items: list[Item]) -> None: ...
+
+
+class _CsvWriter:
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
+        self._csv = csv.writer(self._text)
+        self._csv.writerow(CSV_COLUMNS)
+
+    def write(self, items: list[Item]) -> None:
+        self._csv.writerows(item_csv_row(item) for item in items)
+
+    def close(self) -> None:
+        self._text.flush()
+        self._text.detach()  # the caller owns (and closes) the stream
+
+
+class _JsonLinesWriter:
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def write(self, items: list[Item]) -> None:
+        self._stream.write(b"".join(item_json(item) + b"\n" for item in items))
+
+    def close(self) -> None:
+        pass
+
+
+@contextmanager
+def item_writer(stream: IO[bytes], fmt: Format) -> Iterator[ItemWriter]:
+    writer = _CsvWriter(stream) if fmt is Format.CSV else _JsonLinesWriter(stream)
+    try:
+        yield writer
+    finally:
+        writer.close()
+        stream.flush()
+
+
+@contextmanager
+def replaced_atomically(path: Path) -> Iterator[IO[bytes]]:
+    """A stream that becomes `path` only once the block succeeds: no half-written exports."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            yield stream
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    # mkstemp creates files 0600; an export should get the permissions `open()` would give it.
+    current = os.umask(0)
+    os.umask(current)
+    return current
