@@ -1,0 +1,130 @@
+"""Real `stockroom serve` processes: structured logs, secrets kept out, idempotency across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers import Server, free_port
+
+pytestmark = pytest.mark.slow
+
+ITEM = {"sku": "edge-1", "name": "Widget", "price": "1.00"}
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_one_json_log_line_per_request_carrying_the_request_id(
+    database_url: str, tmp_path: Path
+) -> None:
+    server = Server(
+        {"STOCKROOM_DATABASE_URL": database_url, "STOCKROOM_LOG_FORMAT": "json"}, workdir=tmp_path
+    )
+    try:
+        server.wait_ready()
+        created = httpx.post(
+            f"{server.base_url}/v1/items", json=ITEM, headers={"X-Request-ID": "trace-42"}
+        )
+        assert created.status_code == 201
+        httpx.get(f"{server.base_url}{created.headers['location']}")
+    finally:
+        assert server.terminate() == 0
+    lines = json_lines(server.output())
+    assert lines, server.output()
+    requests = [line for line in lines if line.get("event") == "request"]
+    ours = [line for line in requests if line.get("request_id") == "trace-42"]
+    assert len(ours) == 1
+    assert ours[0]["method"] == "POST"
+    assert ours[0]["route"] == "/v1/items"
+    assert ours[0]["status"] == 201
+    assert isinstance(ours[0]["duration_ms"], float)
+    get_line = next(
+        line
+        for line in requests
+        if line.get("method") == "GET" and line.get("route") == "/v1/items/{item_id}"
+    )
+    assert get_line["status"] == 200
+    assert "timestamp" in get_line
+    assert all("level" in line for line in lines)
+
+
+def test_the_database_password_never_appears_in_logs_or_errors(tmp_path: Path) -> None:
+    password = "s3cr3t-Pa55word"
+    url = f"postgresql+asyncpg://stockroom:{password}@127.0.0.1:{free_port()}/stockroom"
+    server = Server(
+        {
+            "STOCKROOM_DATABASE_URL": url,
+            "STOCKROOM_LOG_FORMAT": "json",
+            "STOCKROOM_LOG_LEVEL": "DEBUG",
+        },
+        workdir=tmp_path,
+    )
+    bodies = []
+    try:
+        # The database is unreachable from the start: the service still starts and says 503.
+        for _ in range(100):
+            try:
+                live = httpx.get(f"{server.base_url}/health/live", timeout=1)
+                if live.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        for method, path, body in [
+            ("GET", "/health/ready", None),
+            ("GET", "/v1/items", None),
+            ("POST", "/v1/items", ITEM),
+        ]:
+            response = httpx.request(method, f"{server.base_url}{path}", json=body, timeout=5)
+            assert response.status_code == 503
+            bodies.append(response.text)
+    finally:
+        server.terminate()
+    output = server.output()
+    assert "database unavailable" in output, output
+    for text in [output, *bodies]:
+        assert password not in text
+
+
+async def test_one_key_over_two_processes_creates_one_item(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {"STOCKROOM_DATABASE_URL": database_url, "STOCKROOM_POOL_TIMEOUT": "10"}
+    servers = [Server(env, workdir=tmp_path), Server(env, workdir=tmp_path)]
+    try:
+        for server in servers:
+            server.wait_ready()
+        async with httpx.AsyncClient(timeout=30) as client:
+            responses = await asyncio.gather(
+                *(
+                    client.post(
+                        f"{servers[i % 2].base_url}/v1/items",
+                        json=ITEM,
+                        headers={"Idempotency-Key": "two-processes"},
+                    )
+                    for i in range(20)
+                )
+            )
+            listing = (await client.get(f"{servers[0].base_url}/v1/items")).json()["items"]
+    finally:
+        for server in servers:
+            assert server.terminate() == 0, server.output()
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 409}, statuses
+    assert statuses.count(201) >= 1
+    created = {r.content for r in responses if r.status_code == 201}
+    assert len(created) == 1, "every 201 must be the same response, replayed"
+    assert [item["sku"] for item in listing] == ["EDGE-1"]
