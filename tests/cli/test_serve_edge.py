@@ -1,4 +1,4 @@
-"""Real `stockroom serve` processes: structured logs, secrets kept out, idempotency across processes."""
+"""Real `stockroom serve` processes: structured logs, no secrets, idempotency across processes."""
 
 from __future__ import annotations
 
