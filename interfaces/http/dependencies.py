@@ -19,7 +19,7 @@ from infrastructure.container import Container
 from infrastructure.db.readiness import ReadinessProbe
 
 
-def container_of(request: Request) -> Container:
+async def container_of(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -27,35 +27,35 @@ def container_of(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(container_of)]
 
 
-def _create_item(c: ContainerDep) -> CreateItem:
+async def _create_item(c: ContainerDep) -> CreateItem:
     return c.create_item()
 
 
-def _create_items(c: ContainerDep) -> CreateItems:
+async def _create_items(c: ContainerDep) -> CreateItems:
     return c.create_items()
 
 
-def _get_item(c: ContainerDep) -> GetItem:
+async def _get_item(c: ContainerDep) -> GetItem:
     return c.get_item()
 
 
-def _list_items(c: ContainerDep) -> ListItems:
+async def _list_items(c: ContainerDep) -> ListItems:
     return c.list_items()
 
 
-def _update_item(c: ContainerDep) -> UpdateItem:
+async def _update_item(c: ContainerDep) -> UpdateItem:
     return c.update_item()
 
 
-def _delete_item(c: ContainerDep) -> DeleteItem:
+async def _delete_item(c: ContainerDep) -> DeleteItem:
     return c.delete_item()
 
 
-def _adjust_stock(c: ContainerDep) -> AdjustStock:
+async def _adjust_stock(c: ContainerDep) -> AdjustStock:
     return c.adjust_stock()
 
 
-def _readiness(c: ContainerDep) -> ReadinessProbe:
+async def _readiness(c: ContainerDep) -> ReadinessProbe:
     return c.readiness()
 
 

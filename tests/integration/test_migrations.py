@@ -66,3 +66,7 @@ def test_the_database_enforces_the_quantity_check(database_dsn: str) -> None:
             "INSERT INTO items (id, sku, name, price, quantity, version, created_at, updated_at)"
             " VALUES (gen_random_uuid(), 'X', 'x', 1, -1, 1, now(), now())"
         )
+
+
+def test_the_head_read_for_readiness_is_alembics_head() -> None:
+    assert schema.head_revision() == schema.alembic_head_revision() is not None
