@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import asyncpg
 from sqlalchemy import exc as sa_exc
 
 from application.errors import DataStoreUnavailable
@@ -22,8 +23,12 @@ def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def is_unavailable(error: BaseException) -> bool:
+def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer per error kind)
     if isinstance(error, sa_exc.TimeoutError | OSError | asyncio.TimeoutError | TimeoutError):
+        return True
+    if isinstance(error, asyncpg.PostgresError):  # raised by statements run on the driver
+        return str(error.sqlstate or "").startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
+    if isinstance(error, asyncpg.InterfaceError):  # e.g. the connection was closed under us
         return True
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
@@ -49,7 +54,10 @@ def unavailable_on_outage() -> Iterator[None]:
         raise
 
 
-def violated_constraint(error: sa_exc.IntegrityError) -> str | None:
+def violated_constraint(error: sa_exc.IntegrityError | asyncpg.PostgresError) -> str | None:
+    if isinstance(error, asyncpg.PostgresError):
+        name = getattr(error, "constraint_name", None)
+        return name if isinstance(name, str) else None
     name = getattr(error.orig, "constraint_name", None)
     if name is None:  # SQLAlchemy's asyncpg adapter keeps the driver error one level down
         name = getattr(getattr(error.orig, "__cause__", None), "constraint_name", None)

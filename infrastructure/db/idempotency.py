@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final
 
-from sqlalchemy import delete, func
+import orjson
+from sqlalchemy import bindparam, delete, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from application.idempotency import IdempotencyRecord, StoredResponse
+from infrastructure.db.compiled import compile_statement
 from infrastructure.db.errors import unavailable_on_outage
 from infrastructure.db.tables import IdempotencyRow
+
+if TYPE_CHECKING:
+    from infrastructure.db.repository import Driver
 
 
 def _lock_id(scope: str, key: str) -> int:
@@ -22,34 +27,60 @@ def _lock_id(scope: str, key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+_ACQUIRE: Final = compile_statement(select(func.pg_try_advisory_xact_lock(bindparam("lock_id"))))
+_FIND: Final = compile_statement(
+    select(
+        col(IdempotencyRow.fingerprint),
+        col(IdempotencyRow.status),
+        col(IdempotencyRow.headers),
+        col(IdempotencyRow.body),
+    ).where(
+        col(IdempotencyRow.scope) == bindparam("scope"),
+        col(IdempotencyRow.key) == bindparam("key"),
+        col(IdempotencyRow.created_at) > bindparam("not_before"),
+    )
+)
+_SAVE_COLUMNS: Final = ("scope", "key", "fingerprint", "status", "headers", "body", "created_at")
+_insert = insert(IdempotencyRow).values({name: bindparam(name) for name in _SAVE_COLUMNS})
+# An expired record for the same key (not yet purged) is replaced.
+_SAVE: Final = compile_statement(
+    _insert.on_conflict_do_update(
+        index_elements=[col(IdempotencyRow.scope), col(IdempotencyRow.key)],
+        set_={name: _insert.excluded[name] for name in _SAVE_COLUMNS[2:]},
+    )
+)
+
+
 class SqlIdempotencyStore:
-    def __init__(self, session: AsyncSession, ttl: timedelta) -> None:
-        self._session = session
+    def __init__(self, driver: Driver, ttl: timedelta) -> None:
+        self._driver = driver
         self._ttl = ttl
 
     async def acquire(self, scope: str, key: str) -> bool:
         # A transaction-level advisory lock: released at commit or rollback, shared by every
         # process on the database, and never waited for (a concurrent duplicate gets a 409).
-        statement = select(func.pg_try_advisory_xact_lock(_lock_id(scope, key)))
+        connection = await self._driver(write=True)
         with unavailable_on_outage():
-            acquired = (await self._session.exec(statement)).one()
+            acquired = await connection.fetchval(
+                _ACQUIRE.sql, *_ACQUIRE.args({"lock_id": _lock_id(scope, key)})
+            )
         return bool(acquired)
 
     async def find(self, scope: str, key: str) -> IdempotencyRecord | None:
-        statement = select(IdempotencyRow).where(
-            col(IdempotencyRow.scope) == scope,
-            col(IdempotencyRow.key) == key,
-            col(IdempotencyRow.created_at) > datetime.now(UTC) - self._ttl,
-        )
+        connection = await self._driver(write=True)
+        values = {"scope": scope, "key": key, "not_before": datetime.now(UTC) - self._ttl}
         with unavailable_on_outage():
-            row = (await self._session.exec(statement)).first()
+            row = await connection.fetchrow(_FIND.sql, *_FIND.args(values))
         if row is None:
             return None
-        headers = tuple((name, value) for name, value in row.headers)
+        fingerprint, status, headers, body = row
+        # SQLAlchemy's jsonb codec on the connection decodes; plain asyncpg hands back text.
+        decoded = orjson.loads(headers) if isinstance(headers, str | bytes) else headers
+        pairs = tuple((name, value) for name, value in decoded)
         return IdempotencyRecord(
-            key=row.key,
-            fingerprint=row.fingerprint,
-            response=StoredResponse(status=row.status, headers=headers, body=row.body),
+            key=key,
+            fingerprint=fingerprint,
+            response=StoredResponse(status=status, headers=pairs, body=body),
         )
 
     async def save(self, scope: str, record: IdempotencyRecord) -> None:
@@ -58,18 +89,14 @@ class SqlIdempotencyStore:
             "key": record.key,
             "fingerprint": record.fingerprint,
             "status": record.response.status,
-            "headers": [list(pair) for pair in record.response.headers],
+            # Passed as JSON text: the driver's jsonb codec (set up by SQLAlchemy) takes text.
+            "headers": orjson.dumps([list(pair) for pair in record.response.headers]).decode(),
             "body": record.response.body,
             "created_at": datetime.now(UTC),
         }
-        # An expired record for the same key (not yet purged) is replaced.
-        statement = insert(IdempotencyRow).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[col(IdempotencyRow.scope), col(IdempotencyRow.key)],
-            set_={k: statement.excluded[k] for k in values if k not in {"scope", "key"}},
-        )
+        connection = await self._driver(write=True)
         with unavailable_on_outage():
-            await self._session.exec(statement)
+            await connection.execute(_SAVE.sql, *_SAVE.args(values))
 
 
 async def purge_expired(engine: AsyncEngine, ttl: timedelta) -> int:

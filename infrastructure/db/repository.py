@@ -1,33 +1,44 @@
-"""The Item repository on SQLModel's AsyncSession.
+"""The Item repository: statements built with SQLModel/SQLAlchemy, run on the unit of work's
+connection (see compiled.py for why they run on the driver).
 
 Every write is one statement with RETURNING (no select-before-update): the condition that keeps an
-invariant (version match, stock never negative, sku free) is part of the statement, so concurrent
+invariant (version match, stock within bounds, sku free) is part of the statement, so concurrent
 requests cannot lose updates. Only when a write matches no row does a second query find out why,
 and the domain decides which error that is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import Any, Final
+from functools import cache
+from typing import Any, Final, Protocol
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, delete, or_, tuple_, update
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import insert
+import asyncpg
+from sqlalchemy import ColumnElement, bindparam, delete, func, or_, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from application.errors import DataStoreUnavailable
-from application.listing import ListQuery, SortField
+from application.listing import ListQuery, Sort, SortField
 from domain.errors import DuplicateSku, ItemNotFound
 from domain.item import Item, ItemChanges
 from domain.rules import QUANTITY_MAX
+from infrastructure.db.compiled import CompiledStatement, compile_statement
 from infrastructure.db.errors import unavailable_on_outage, violated_constraint
-from infrastructure.db.mappers import ITEM_COLUMNS, item_to_values, row_to_item
+from infrastructure.db.mappers import ITEM_COLUMNS, ITEM_FIELDS, row_to_item
 from infrastructure.db.tables import SKU_UNIQUE, ItemRow
 
+
+class Driver(Protocol):
+    """How a repository reaches the unit of work's connection."""
+
+    def __call__(self, *, write: bool) -> Awaitable[Any]: ...
+
+
+_TABLE: Final = ItemRow.__table__  # type: ignore[attr-defined]
 _SORT_COLUMNS: Final = {
     SortField.CREATED_AT: col(ItemRow.created_at),
     SortField.NAME: col(ItemRow.name),
@@ -48,83 +59,168 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+# The statements, compiled once (per shape, for those whose shape varies).
+
+_GET: Final = compile_statement(select(*ITEM_COLUMNS).where(col(ItemRow.id) == bindparam("id")))
+
+# One INSERT for any number of rows: arrays of each column, zipped by unnest. ON CONFLICT DO
+# NOTHING + RETURNING tells which skus were taken without an exception (and waits for a concurrent
+# insert of the same sku to settle first).
+_INSERT: Final = compile_statement(
+    insert(ItemRow)
+    .from_select(
+        list(ITEM_FIELDS),
+        select(
+            *(
+                func.unnest(bindparam(name, type_=ARRAY(_TABLE.c[name].type)))
+                for name in ITEM_FIELDS
+            )
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=[col(ItemRow.sku)])
+    .returning(col(ItemRow.sku))
+)
+
+_SKUS_TAKEN: Final = compile_statement(
+    select(col(ItemRow.sku)).where(
+        col(ItemRow.sku) == func.any(bindparam("skus", type_=ARRAY(_TABLE.c.sku.type)))
+    )
+)
+
+
+def _adjust(decrease: bool) -> CompiledStatement:
+    quantity = col(ItemRow.quantity)
+    # The bound is a constant compared with the column, never quantity + delta, which could
+    # overflow the integer column's arithmetic before the comparison.
+    within = quantity >= bindparam("bound") if decrease else quantity <= bindparam("bound")
+    return compile_statement(
+        update(ItemRow)
+        .where(col(ItemRow.id) == bindparam("id"), within)
+        .values(
+            quantity=quantity + bindparam("delta"),
+            version=col(ItemRow.version) + 1,
+            updated_at=bindparam("now"),
+        )
+        .returning(*ITEM_COLUMNS)
+    )
+
+
+_ADJUST: Final = {True: _adjust(decrease=True), False: _adjust(decrease=False)}
+
+
+@cache
+def _update(fields: frozenset[str], conditional: bool) -> CompiledStatement:
+    condition = col(ItemRow.id) == bindparam("id")
+    if conditional:
+        condition = condition & (col(ItemRow.version) == bindparam("expected_version"))
+    values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in sorted(fields)}
+    values["version"] = col(ItemRow.version) + 1
+    values["updated_at"] = bindparam("now")
+    return compile_statement(
+        update(ItemRow).where(condition).values(values).returning(*ITEM_COLUMNS)
+    )
+
+
+@cache
+def _delete(conditional: bool) -> CompiledStatement:
+    condition = col(ItemRow.id) == bindparam("id")
+    if conditional:
+        condition = condition & (col(ItemRow.version) == bindparam("expected_version"))
+    return compile_statement(delete(ItemRow).where(condition).returning(col(ItemRow.id)))
+
+
+@cache
+def _list(
+    sort: Sort, search: bool, min_price: bool, max_price: bool, in_stock: bool | None, after: bool
+) -> CompiledStatement:
+    sort_column: Any = _SORT_COLUMNS[sort.field]
+    id_column = col(ItemRow.id)
+    conditions: list[ColumnElement[bool]] = []
+    if search:
+        pattern: Any = bindparam("pattern")
+        conditions.append(or_(col(ItemRow.name).ilike(pattern), col(ItemRow.sku).ilike(pattern)))
+    if min_price:
+        conditions.append(col(ItemRow.price) >= bindparam("min_price"))
+    if max_price:
+        conditions.append(col(ItemRow.price) <= bindparam("max_price"))
+    if in_stock is not None:
+        quantity = col(ItemRow.quantity)
+        conditions.append(quantity > 0 if in_stock else quantity == 0)
+    if after:
+        # Row-value comparison: one index range scan on (sort column, id).
+        position = tuple_(sort_column, id_column)
+        seek = tuple_(bindparam("after_value", type_=sort_column.type), bindparam("after_id"))
+        conditions.append(position < seek if sort.descending else position > seek)
+    order = (
+        (sort_column.desc(), id_column.desc())
+        if sort.descending
+        else (sort_column.asc(), id_column.asc())
+    )
+    return compile_statement(
+        select(*ITEM_COLUMNS).where(*conditions).order_by(*order).limit(bindparam("limit"))
+    )
+
+
 class SqlItemRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, session: AsyncSession, driver: Driver) -> None:
+        self._session = session  # owns the connection; kept for statements outside the hot path
+        self._driver = driver
+
+    async def _fetchrow(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
+        connection = await self._driver(write=write)
+        with unavailable_on_outage():
+            return await connection.fetchrow(statement.sql, *statement.args(values))
+
+    async def _fetch(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
+        connection = await self._driver(write=write)
+        with unavailable_on_outage():
+            return await connection.fetch(statement.sql, *statement.args(values))
 
     async def add(self, item: Item) -> None:
         await self.add_many([item])
 
     async def add_many(self, items: Sequence[Item]) -> None:
-        # ON CONFLICT DO NOTHING + RETURNING tells which skus were taken without an exception
-        # (and waits for a concurrent insert of the same sku to settle first).
-        statement = (
-            insert(ItemRow)
-            .values([item_to_values(item) for item in items])
-            .on_conflict_do_nothing(index_elements=[col(ItemRow.sku)])
-            .returning(col(ItemRow.sku))
-        )
-        with unavailable_on_outage():
-            inserted = set((await self._session.exec(statement)).scalars())
+        columns = {name: [getattr(item, name) for item in items] for name in ITEM_FIELDS}
+        inserted = {row[0] for row in await self._fetch(_INSERT, True, **columns)}
         if len(inserted) != len(items):
             index, sku = next((i, it.sku) for i, it in enumerate(items) if it.sku not in inserted)
             raise DuplicateSku(sku, index=index if len(items) > 1 else None)
 
     async def get(self, item_id: UUID) -> Item | None:
-        statement = select(*ITEM_COLUMNS).where(col(ItemRow.id) == item_id)
-        with unavailable_on_outage():
-            row = (await self._session.exec(statement)).first()
+        row = await self._fetchrow(_GET, False, id=item_id)
         return None if row is None else row_to_item(row)
 
     async def list(self, query: ListQuery) -> list[Item]:
-        sort_column = _SORT_COLUMNS[query.sort.field]
-        id_column = col(ItemRow.id)
-        conditions: list[ColumnElement[bool]] = []
-        if query.q:
-            pattern = _like_pattern(query.q)
-            conditions.append(
-                or_(col(ItemRow.name).ilike(pattern), col(ItemRow.sku).ilike(pattern))
-            )
-        if query.min_price is not None:
-            conditions.append(col(ItemRow.price) >= query.min_price)
-        if query.max_price is not None:
-            conditions.append(col(ItemRow.price) <= query.max_price)
-        if query.in_stock is not None:
-            conditions.append(
-                col(ItemRow.quantity) > 0 if query.in_stock else col(ItemRow.quantity) == 0
-            )
-        if query.after is not None:
-            # Row-value comparison: one index range scan on (sort column, id).
-            position = tuple_(sort_column, id_column)
-            seek = (query.after.value, query.after.id)
-            conditions.append(position < seek if query.sort.descending else position > seek)
-        order = (
-            (sort_column.desc(), id_column.desc())
-            if query.sort.descending
-            else (sort_column.asc(), id_column.asc())
+        statement = _list(
+            query.sort,
+            bool(query.q),
+            query.min_price is not None,
+            query.max_price is not None,
+            query.in_stock,
+            query.after is not None,
         )
-        statement = select(*ITEM_COLUMNS).where(*conditions).order_by(*order).limit(query.limit + 1)
-        with unavailable_on_outage():
-            rows = (await self._session.exec(statement)).all()
-        return [row_to_item(row) for row in rows]
+        values: dict[str, Any] = {"limit": query.limit + 1}
+        if query.q:
+            values["pattern"] = _like_pattern(query.q)
+        if query.min_price is not None:
+            values["min_price"] = query.min_price
+        if query.max_price is not None:
+            values["max_price"] = query.max_price
+        if query.after is not None:
+            values["after_value"] = query.after.value
+            values["after_id"] = query.after.id
+        return [row_to_item(row) for row in await self._fetch(statement, False, **values)]
 
     async def update(
         self, item_id: UUID, changes: ItemChanges, *, expected_version: int | None, now: datetime
     ) -> Item:
+        statement = _update(frozenset(changes.values), expected_version is not None)
+        values = {f"new_{name}": value for name, value in changes.values.items()}
+        values.update(id=item_id, now=now, expected_version=expected_version)
         for _ in range(_MAX_RETRIES):
-            condition = col(ItemRow.id) == item_id
-            if expected_version is not None:
-                condition = and_(condition, col(ItemRow.version) == expected_version)
-            values: dict[str, Any] = {
-                **changes.values,
-                "version": col(ItemRow.version) + 1,
-                "updated_at": now,
-            }
-            statement = update(ItemRow).where(condition).values(values).returning(*ITEM_COLUMNS)
             try:
-                with unavailable_on_outage():
-                    row = (await self._session.exec(statement)).first()
-            except sa_exc.IntegrityError as error:
+                row = await self._fetchrow(statement, True, **values)
+            except asyncpg.UniqueViolationError as error:
                 if violated_constraint(error) == SKU_UNIQUE:
                     raise DuplicateSku(changes.values.get("sku")) from None
                 raise
@@ -135,19 +231,12 @@ class SqlItemRepository:
         raise _contended()
 
     async def adjust_stock(self, item_id: UUID, delta: int, *, now: datetime) -> Item:
+        decrease = delta < 0
+        bound = -delta if decrease else QUANTITY_MAX - delta
         for _ in range(_MAX_RETRIES):
-            quantity = col(ItemRow.quantity)
-            # Bounds as constants on the column (never quantity + delta, which could overflow
-            # the integer column's arithmetic before the comparison).
-            within_bounds = quantity >= -delta if delta < 0 else quantity <= QUANTITY_MAX - delta
-            statement = (
-                update(ItemRow)
-                .where(col(ItemRow.id) == item_id, within_bounds)
-                .values(quantity=quantity + delta, version=col(ItemRow.version) + 1, updated_at=now)
-                .returning(*ITEM_COLUMNS)
+            row = await self._fetchrow(
+                _ADJUST[decrease], True, id=item_id, delta=delta, bound=bound, now=now
             )
-            with unavailable_on_outage():
-                row = (await self._session.exec(statement)).first()
             if row is not None:
                 return row_to_item(row)
             current = await self._current(item_id)
@@ -155,23 +244,19 @@ class SqlItemRepository:
         raise _contended()
 
     async def delete(self, item_id: UUID, *, expected_version: int | None) -> None:
+        statement = _delete(expected_version is not None)
         for _ in range(_MAX_RETRIES):
-            condition = col(ItemRow.id) == item_id
-            if expected_version is not None:
-                condition = and_(condition, col(ItemRow.version) == expected_version)
-            statement = delete(ItemRow).where(condition).returning(col(ItemRow.id))
-            with unavailable_on_outage():
-                deleted = (await self._session.exec(statement)).first()
-            if deleted is not None:
+            row = await self._fetchrow(
+                statement, True, id=item_id, expected_version=expected_version
+            )
+            if row is not None:
                 return
             current = await self._current(item_id)
             current.check_version(expected_version)
         raise _contended()
 
     async def skus_taken(self, skus: Sequence[str]) -> set[str]:
-        statement = select(col(ItemRow.sku)).where(col(ItemRow.sku).in_(list(skus)))
-        with unavailable_on_outage():
-            return set((await self._session.exec(statement)).all())
+        return {row[0] for row in await self._fetch(_SKUS_TAKEN, False, skus=list(skus))}
 
     async def _current(self, item_id: UUID) -> Item:
         item = await self.get(item_id)

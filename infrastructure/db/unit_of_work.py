@@ -1,17 +1,28 @@
-"""The async unit of work: owns one session (one transaction); rolls back unless committed."""
+"""The async unit of work: owns one session (one connection, one transaction); rolls back unless
+committed.
+
+Repositories run their statements on the session's connection (through the driver, see
+compiled.py). Reads need no transaction (one statement is its own snapshot), so a unit of work
+that only reads sends no BEGIN/ROLLBACK; the first write begins one. Statements in one unit of
+work go either all through the driver or all through the session, never both: the session hands
+its connection back to the pool when it commits, so the driver's transaction ends first.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from infrastructure.db.errors import unavailable_on_outage
 from infrastructure.db.idempotency import SqlIdempotencyStore
 from infrastructure.db.repository import SqlItemRepository
+
+_log = logging.getLogger(__name__)
 
 
 class SqlUnitOfWork:
@@ -23,13 +34,17 @@ class SqlUnitOfWork:
         self._session_factory = session_factory
         self._idempotency_ttl = idempotency_ttl
         self._session: AsyncSession | None = None
+        self._connection: AsyncConnection | None = None
+        self._driver: Any = None  # the asyncpg connection under the session's connection
+        self._transaction: Any = None  # the asyncpg transaction this unit of work began
         self._committed = False
 
     async def __aenter__(self) -> Self:
         self._session = self._session_factory()
+        self._connection = self._driver = self._transaction = None
         self._committed = False
-        self.items = SqlItemRepository(self._session)
-        self.idempotency = SqlIdempotencyStore(self._session, self._idempotency_ttl)
+        self.items = SqlItemRepository(self._session, self.driver)
+        self.idempotency = SqlIdempotencyStore(self.driver, self._idempotency_ttl)
         return self
 
     async def __aexit__(
@@ -43,11 +58,11 @@ class SqlUnitOfWork:
             return
         try:
             if not self._committed:
-                with unavailable_on_outage():
-                    await session.rollback()
+                await self._rollback(session)
         finally:
             # close() returns the connection to the pool (resetting it if a rollback failed).
             await session.close()
+            self._connection = self._driver = self._transaction = None
 
     @property
     def session(self) -> AsyncSession:
@@ -55,11 +70,44 @@ class SqlUnitOfWork:
             raise RuntimeError("the unit of work is used outside its `async with` block")
         return self._session
 
+    async def driver(self, *, write: bool) -> Any:
+        """The asyncpg connection of this unit of work, in a transaction when `write`."""
+        if self._driver is None:
+            with unavailable_on_outage():
+                self._connection = await self.session.connection()
+                raw = await self._connection.get_raw_connection()
+            self._driver = raw.driver_connection
+        if write and self._transaction is None and not self._driver.is_in_transaction():
+            transaction = self._driver.transaction()
+            with unavailable_on_outage():
+                await transaction.start()
+            self._transaction = transaction
+        return self._driver
+
     async def commit(self) -> None:
+        session = self.session
+        transaction, self._transaction = self._transaction, None
         with unavailable_on_outage():
-            await self.session.commit()
+            if transaction is not None:
+                # Whether COMMIT succeeds or fails, the transaction is over on the server.
+                await transaction.commit()
+            # Last: committing the session also hands its connection back to the pool.
+            await session.commit()
         self._committed = True
 
     async def rollback(self) -> None:
-        with unavailable_on_outage():
-            await self.session.rollback()
+        await self._rollback(self.session)
+
+    async def _rollback(self, session: AsyncSession) -> None:
+        transaction, self._transaction = self._transaction, None
+        try:
+            with unavailable_on_outage():
+                if transaction is not None:
+                    await transaction.rollback()
+                # Last: it also hands the session's connection back to the pool.
+                await session.rollback()
+        except Exception:
+            # A connection that cannot roll back must not go back to the pool mid-transaction.
+            if self._connection is not None:
+                await self._connection.invalidate()
+            raise
