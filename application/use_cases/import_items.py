@@ -23,7 +23,7 @@ from application.errors import ApplicationError
 from application.ports import ItemRepository, UnitOfWorkFactory
 from application.use_cases.create_items import MAX_BATCH
 from domain.errors import DuplicateSku, ItemValidationError
-from domain.item import Item, NewItem
+from domain.item import Item, NewItem, utc_now
 
 DEFAULT_BATCH: Final = 500
 #: Bad rows kept for the report; the rest are only counted.
@@ -75,9 +75,11 @@ class ImportRejected(ApplicationError):
 
     def __init__(self, report: ImportReport, reason: str | None = None) -> None:
         self.report = report
-        rows = "row is" if report.invalid == 1 else "rows are"
+        verb = "is" if report.invalid == 1 else "are"
         outcome = "a real run would import nothing" if report.dry_run else "nothing was imported"
-        super().__init__(reason or f"{report.invalid} of {report.rows} {rows} invalid; {outcome}")
+        super().__init__(
+            reason or f"{report.invalid} of {report.rows} rows {verb} invalid; {outcome}"
+        )
 
 
 class SourceChanged(ApplicationError):
@@ -126,17 +128,20 @@ class _Checker:
     def __init__(self, report: ImportReport) -> None:
         self._report = report
         self._seen: dict[str, int] = {}  # sku -> line of its first good row
+        self._problems: list[RowProblem] = []  # this batch's, reported in line order
 
     def candidates(self, batch: list[SourceRow]) -> list[tuple[int, NewItem]]:
-        """The rows of `batch` that are valid and new to the source; the others are reported."""
+        """The rows of `batch` that are valid and new to the source."""
         good: list[tuple[int, NewItem]] = []
         for row in batch:
             self._report.rows += 1
             parsed = _parse(row)
             if isinstance(parsed, str):
-                self._report.add_problem(row.line, parsed)
+                self._problems.append(RowProblem(row.line, parsed))
             elif (first := self._seen.get(parsed.sku)) is not None:
-                self._report.add_problem(row.line, f"sku {parsed.sku!r} repeats line {first}")
+                self._problems.append(
+                    RowProblem(row.line, f"sku {parsed.sku!r} repeats line {first}")
+                )
             else:
                 self._seen[parsed.sku] = row.line
                 good.append((row.line, parsed))
@@ -145,24 +150,28 @@ class _Checker:
     async def not_stored(
         self, items: ItemRepository, good: list[tuple[int, NewItem]]
     ) -> list[tuple[int, NewItem]]:
-        """The candidates whose sku is not stored yet; the others are reported."""
+        """The candidates whose sku is not stored yet; reports the batch's bad rows."""
         taken = await items.skus_taken([new.sku for _, new in good]) if good else set()
         fresh: list[tuple[int, NewItem]] = []
         for line, new in good:
             if new.sku in taken:
-                self._report.add_problem(line, f"sku {new.sku!r} is already taken")
+                self._problems.append(RowProblem(line, f"sku {new.sku!r} is already taken"))
             else:
                 fresh.append((line, new))
         self._report.valid += len(fresh)
+        for problem in sorted(self._problems, key=lambda p: p.line):
+            self._report.add_problem(problem.line, problem.reason)
+        self._problems.clear()
         return fresh
 
 
 async def _store(
     items: ItemRepository, rows: list[tuple[int, NewItem]], report: ImportReport
 ) -> None:
-    # One timestamp per row (not per batch), so the default order by created_at is the file's.
+    # One timestamp per batch; ids (UUIDv7) increase, so (created_at, id) keeps the file's order.
+    now = utc_now()
     try:
-        await items.add_many([Item.create(new) for _, new in rows])
+        await items.add_many([Item.create(new, now=now) for _, new in rows])
     except DuplicateSku as exc:
         # Free when checked, taken now: another writer stored it meanwhile. Raising leaves the
         # unit of work uncommitted, so every batch stored so far is rolled back.

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Annotated, Final
 from uuid import UUID
 
+import orjson
 import typer
 
 from application.errors import InvalidCursor, InvalidQuery
@@ -163,7 +164,7 @@ def delete(item_id: ItemId, if_version: IfVersion = None, json: Json = False) ->
 
     run_with_container(work)
     if json:
-        sys.stdout.write(f'{{"id":"{item_id}","deleted":true}}\n')
+        sys.stdout.buffer.write(orjson.dumps({"id": item_id, "deleted": True}) + b"\n")
     else:
         typer.echo(f"deleted {item_id}")
 

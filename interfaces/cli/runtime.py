@@ -7,10 +7,13 @@ The container is built, started and shut down exactly as the HTTP app's lifespan
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import typer
 from dependency_injector import providers
 
 from application.errors import DataStoreUnavailable
@@ -53,6 +56,11 @@ def run_with_container(work: Callable[[Container], Coroutine[Any, Any, T]]) -> T
             return asyncio.run(main())
         except DataStoreUnavailable as exc:
             raise fail(_unavailable(exc)) from None
+        except BrokenPipeError:
+            # The reader went away (`... --json | head`): stop quietly, like any filter would.
+            # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
 
 
 def _unavailable(exc: DataStoreUnavailable) -> str:

