@@ -1,18 +1,17 @@
 """How an Item looks outside the process: the one JSON shape, shared by HTTP, the CLI and scripts.
 
-`present_item` is the HTTP API's own presenter (re-exported, not copied), so an item printed by
+The HTTP API renders items with `present_item` too, so an item printed by
 `stockroom items ... --json` or written by an export is byte-for-byte what the API returns.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
 from domain.item import Item
-from interfaces.http.schemas import present_item
 
 __all__ = ["CSV_COLUMNS", "JSON_OPTIONS", "item_csv_row", "item_json", "present_item"]
 
@@ -30,6 +29,21 @@ CSV_COLUMNS: Final = (
     "created_at",
     "updated_at",
 )
+
+
+def present_item(item: Item) -> dict[str, Any]:
+    """The JSON of an Item (built by hand: this is the hottest path of every response)."""
+    return {
+        "id": item.id,
+        "sku": item.sku,
+        "name": item.name,
+        "description": item.description,
+        "price": f"{item.price:.2f}",
+        "quantity": item.quantity,
+        "version": item.version,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+    }
 
 
 def item_json(item: Item) -> bytes:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from domain.item import Item
 from interfaces.http.etags import etag
-from interfaces.http.schemas import present_item
+from interfaces.presenters import present_item
 
 _OPTIONS = orjson.OPT_UTC_Z
 

@@ -21,8 +21,6 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from domain.item import Item
-
 _FORBID = ConfigDict(extra="forbid")
 
 # The documented schema is the canonical form of each field, so every request it admits is
@@ -179,18 +177,3 @@ class Problem(BaseModel):
 
 class Health(BaseModel):
     status: str
-
-
-def present_item(item: Item) -> dict[str, Any]:
-    """The JSON of an Item (built by hand: this is the hottest path of every response)."""
-    return {
-        "id": item.id,
-        "sku": item.sku,
-        "name": item.name,
-        "description": item.description,
-        "price": f"{item.price:.2f}",
-        "quantity": item.quantity,
-        "version": item.version,
-        "created_at": item.created_at,
-        "updated_at": item.updated_at,
-    }

@@ -36,7 +36,7 @@ from interfaces.http.schemas import (
     ItemUpdate,
     StockAdjustment,
 )
-from interfaces.http.schemas import present_item as _present
+from interfaces.presenters import present_item as _present
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
