@@ -21,8 +21,11 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     data_dir: Path = Path(".stockroom")
 
-    pool_size: int = Field(default=10, ge=1, le=1000)
-    pool_max_overflow: int = Field(default=5, ge=0, le=1000)
+    #: Connections kept open. Under load, requests queue for one (up to pool_timeout) rather
+    #: than open extra ones: an overflow connection is closed again when returned, so a busy
+    #: service would open (fork a backend, re-prepare statements) dozens of them a second.
+    pool_size: int = Field(default=20, ge=1, le=1000)
+    pool_max_overflow: int = Field(default=0, ge=0, le=1000)
     #: Seconds a request waits for a pooled connection before answering 503.
     pool_timeout: float = Field(default=2.0, gt=0)
     #: Seconds to establish a new connection before answering 503.

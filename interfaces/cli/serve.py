@@ -47,6 +47,9 @@ def serve(
         workers=workers,
         loop="uvloop",
         http="httptools",
+        # Bound to loopback by default; a proxy in front sets X-Request-ID, nothing reads
+        # the client address, so X-Forwarded-* parsing would be work for nothing.
+        proxy_headers=False,
         access_log=False,  # EdgeMiddleware writes one structured line per request
         log_config=None,  # keep the structured logging configured above
         timeout_graceful_shutdown=settings.shutdown_grace,

@@ -19,44 +19,45 @@ from infrastructure.container import Container
 from infrastructure.db.readiness import ReadinessProbe
 
 
-async def container_of(request: Request) -> Container:
+def container_of(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
 
-ContainerDep = Annotated[Container, Depends(container_of)]
+# One dependency level per use case (no shared container dependency): FastAPI solves each
+# dependency on every request, so fewer levels is less work per request.
 
 
-async def _create_item(c: ContainerDep) -> CreateItem:
-    return c.create_item()
+async def _create_item(request: Request) -> CreateItem:
+    return container_of(request).create_item()
 
 
-async def _create_items(c: ContainerDep) -> CreateItems:
-    return c.create_items()
+async def _create_items(request: Request) -> CreateItems:
+    return container_of(request).create_items()
 
 
-async def _get_item(c: ContainerDep) -> GetItem:
-    return c.get_item()
+async def _get_item(request: Request) -> GetItem:
+    return container_of(request).get_item()
 
 
-async def _list_items(c: ContainerDep) -> ListItems:
-    return c.list_items()
+async def _list_items(request: Request) -> ListItems:
+    return container_of(request).list_items()
 
 
-async def _update_item(c: ContainerDep) -> UpdateItem:
-    return c.update_item()
+async def _update_item(request: Request) -> UpdateItem:
+    return container_of(request).update_item()
 
 
-async def _delete_item(c: ContainerDep) -> DeleteItem:
-    return c.delete_item()
+async def _delete_item(request: Request) -> DeleteItem:
+    return container_of(request).delete_item()
 
 
-async def _adjust_stock(c: ContainerDep) -> AdjustStock:
-    return c.adjust_stock()
+async def _adjust_stock(request: Request) -> AdjustStock:
+    return container_of(request).adjust_stock()
 
 
-async def _readiness(c: ContainerDep) -> ReadinessProbe:
-    return c.readiness()
+async def _readiness(request: Request) -> ReadinessProbe:
+    return container_of(request).readiness()
 
 
 CreateItemDep = Annotated[CreateItem, Depends(_create_item)]
