@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Host tools the fault tests (tests/faults) drive directly: PgBouncer, and the PostgreSQL 15
+# server binaries (initdb, pg_ctl, postgres) for the throwaway clusters those tests stop and
+# start. Idempotent: installs only what is missing. Debian bookworm packages.
+set -euo pipefail
+
+log() { echo "[install-tools] $*"; }
+
+have_postgres() {
+    command -v initdb >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/initdb ]
+}
+
+missing=()
+command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
+have_postgres || missing+=(postgresql-15)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    log "pgbouncer and PostgreSQL 15 already installed"
+    exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+    # The tests make their own clusters: no main cluster, nothing listening on 5432.
+    $SUDO mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+fi
+
+log "installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The package's own service is not wanted (the tests start pgbouncer themselves).
+if [[ " ${missing[*]} " == *" pgbouncer "* ]] && command -v service >/dev/null 2>&1; then
+    $SUDO service pgbouncer stop >/dev/null 2>&1 || true
+fi
+command -v pgbouncer >/dev/null 2>&1 || { echo "[install-tools] ERROR: pgbouncer not on PATH" >&2; exit 1; }
+have_postgres || { echo "[install-tools] ERROR: PostgreSQL 15 binaries missing" >&2; exit 1; }
+log "done: $(pgbouncer --version | head -n 1)"
