@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -34,6 +35,22 @@ def _environment(changes: Mapping[str, str | None]) -> dict[str, str]:
     return env
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid`, from /proc (Linux)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:  # the process exited while we looked
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() == str(pid):
+            children.append(int(entry.name))
+    return children
+
+
 class Server:
     def __init__(self, env: Mapping[str, str | None], *args: str, workdir: Path) -> None:
         self.port = free_port()
@@ -47,6 +64,8 @@ class Server:
                 cwd=workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own process group, so a hard kill also reaches `--workers` children.
+                start_new_session=True,
             )
 
     def wait_ready(self, within: float = 60.0) -> None:
@@ -69,8 +88,13 @@ class Server:
         return self.process.wait(timeout)
 
     def kill(self) -> None:
-        self.process.kill()
+        """SIGKILL the server and every process of its group (workers included): a hard crash."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
+
+    def children(self) -> list[int]:
+        return child_pids(self.process.pid)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

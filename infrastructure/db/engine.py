@@ -12,6 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from infrastructure.settings import Settings
 
+#: How long past the server's statement_timeout the client gives up on a silent connection.
+COMMAND_TIMEOUT_MARGIN = 0.3
+
 
 def _ms(seconds: float) -> str:
     return str(int(seconds * 1000))
@@ -52,7 +55,7 @@ def build_engine(
         "timeout": settings.connect_timeout,
         # The client-side bound: a connection that silently stops answering must not hang a
         # request forever; the server-side statement_timeout normally fires first.
-        "command_timeout": settings.statement_timeout + 1.0,
+        "command_timeout": settings.statement_timeout + COMMAND_TIMEOUT_MARGIN,
         "server_settings": server_settings,
     }
     if settings.pgbouncer:
