@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -13,9 +14,11 @@ import httpx
 import psycopg
 import pytest
 from dependency_injector import providers
+from typer.testing import CliRunner
 
 from infrastructure.container import Container
 from infrastructure.settings import Settings
+from interfaces.cli.main import app as cli
 from interfaces.http.app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,23 +27,39 @@ UNREACHABLE = "postgresql+asyncpg://u:hunter2@127.0.0.1:9/x"
 
 
 def run(
-    *args: str, url: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str,
+    url: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """The console script in a clean working directory (no stray .env), on the database `url`."""
+    """The `stockroom` command in a clean working directory (no stray .env), on `url`.
+
+    In this process through Click's runner by default (the same Typer app the console script
+    runs; a new interpreter per command would cost seconds of imports each), or as a real
+    process with `process=True`, which the exit-status and start-up tests use.
+    """
     full_env = {**os.environ, "STOCKROOM_DATABASE_URL": url, **(env or {})}
-    return subprocess.run(
-        [STOCKROOM, *args],
-        env=full_env,
-        cwd=cwd or ROOT / "tests",
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    workdir = cwd or ROOT / "tests"
+    if process:
+        return subprocess.run(
+            [STOCKROOM, *args],
+            env=full_env,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    with contextlib.chdir(workdir):
+        result = CliRunner().invoke(cli, list(args), env=full_env, catch_exceptions=False)
+    return subprocess.CompletedProcess(
+        [STOCKROOM, *args], result.exit_code, result.stdout, result.stderr
     )
 
 
-def ok(*args: str, url: str) -> str:
-    result = run(*args, url=url)
+def ok(*args: str, url: str, process: bool = False) -> str:
+    result = run(*args, url=url, process=process)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -110,6 +129,7 @@ async def test_cli_json_is_byte_for_byte_the_http_apis(database_url: str) -> Non
         "1",
         "--json",
         url=database_url,
+        process=True,  # this test runs an event loop of its own: the command gets a process
     )
     item_id = json.loads(created)["id"]
     container = Container()
@@ -123,7 +143,7 @@ async def test_cli_json_is_byte_for_byte_the_http_apis(database_url: str) -> Non
             response = await client.get(f"/v1/items/{item_id}")
     assert response.status_code == 200
     assert created.encode() == response.content + b"\n"
-    listed = ok("items", "list", "--json", url=database_url)
+    listed = ok("items", "list", "--json", url=database_url, process=True)
     assert listed.encode() == response.content + b"\n"
 
 
@@ -319,7 +339,7 @@ def test_list_all_walks_every_page(database_url: str, tmp_path: Path) -> None:
 
 def test_an_unreachable_database_is_one_line_and_exit_1() -> None:
     for args in (("list",), ("add", "--sku", "a", "--name", "b", "--price", "1")):
-        result = run("items", *args, url=UNREACHABLE)
+        result = run("items", *args, url=UNREACHABLE, process=True)
         assert one_error_line(result).startswith("error: cannot reach the database")
         assert "hunter2" not in result.stdout + result.stderr
 
