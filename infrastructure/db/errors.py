@@ -41,6 +41,18 @@ def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer 
     return False
 
 
+_DISCONNECT_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def is_disconnect(error: BaseException | None) -> bool:
+    """The connection itself is gone or in an unknown state: it must not be used again."""
+    if isinstance(error, asyncpg.InterfaceError | OSError | asyncio.TimeoutError | TimeoutError):
+        return True
+    if isinstance(error, asyncpg.PostgresError):
+        return str(error.sqlstate or "").startswith(_DISCONNECT_SQLSTATES)
+    return False
+
+
 @contextmanager
 def unavailable_on_outage() -> Iterator[None]:
     """Re-raise connectivity, pool and timeout failures as DataStoreUnavailable."""

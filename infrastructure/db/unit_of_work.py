@@ -18,7 +18,7 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from infrastructure.db.errors import unavailable_on_outage
+from infrastructure.db.errors import is_disconnect, unavailable_on_outage
 from infrastructure.db.idempotency import SqlIdempotencyStore
 from infrastructure.db.repository import SqlItemRepository
 
@@ -57,7 +57,9 @@ class SqlUnitOfWork:
         if session is None:
             return
         try:
-            if not self._committed:
+            if exc is not None and is_disconnect(exc.__cause__ or exc):
+                await self._discard_connection(exc.__cause__ or exc)
+            elif not self._committed:
                 await self._rollback(session)
         finally:
             # close() returns the connection to the pool (resetting it if a rollback failed).
@@ -78,8 +80,8 @@ class SqlUnitOfWork:
                 raw = await self._connection.get_raw_connection()
             self._driver = raw.driver_connection
         if write and self._transaction is None and not self._driver.is_in_transaction():
-            transaction = self._driver.transaction()
             with unavailable_on_outage():
+                transaction = self._driver.transaction()
                 await transaction.start()
             self._transaction = transaction
         return self._driver
@@ -97,6 +99,20 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         await self._rollback(self.session)
+
+    async def _discard_connection(self, error: BaseException) -> None:
+        """The driver lost its connection: drop it, and every pooled one opened before.
+
+        Statements on the driver bypass SQLAlchemy's own disconnect handling, so this does what
+        it would: the connection is invalidated (and aborted, see engine.py), and the pool is
+        replaced, since the connections it holds most likely died in the same outage.
+        """
+        self._transaction = None
+        connection = self._connection
+        if connection is None or connection.invalidated:
+            return
+        await connection.invalidate(error)
+        await connection.engine.dispose(close=False)
 
     async def _rollback(self, session: AsyncSession) -> None:
         transaction, self._transaction = self._transaction, None
