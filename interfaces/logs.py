@@ -59,6 +59,8 @@ def configure_logging(
         logging.getLogger(name).propagate = True
     # The edge middleware writes the one line per request; uvicorn's access log would be a second
     # (uvicorn logs access whenever that logger has a handler, including an inherited one).
+    # Alembic announces each of its plugins at INFO on every migration run.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     access.handlers[:] = []
     access.propagate = False
