@@ -68,14 +68,15 @@ class Server:
                 start_new_session=True,
             )
 
-    def wait_ready(self, within: float = 60.0) -> None:
-        """Poll /health/ready; a bounded wait for start-up, not a performance assertion."""
+    def wait_ready(self, within: float = 60.0, probe: str = "/health/ready") -> None:
+        """Poll `probe` until it answers 200: a bounded wait for start-up, not a performance
+        assertion. `/health/live` waits only for the process (the database may be down)."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.output()}")
             try:
-                if httpx.get(f"{self.base_url}/health/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{self.base_url}{probe}", timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -479,7 +479,7 @@ class Bench:
             )
             with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as load:
                 try:
-                    time.sleep(2)
+                    time.sleep(2)  # let wrk reach steady load before sampling
                     record_profile(service.pid, output, seconds=seconds, cpu=LOAD_CPU)
                 except (subprocess.SubprocessError, OSError) as exc:
                     stderr = getattr(exc, "stderr", b"") or b""

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 _DIALECT: Final = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 
@@ -29,7 +30,8 @@ class CompiledStatement:
         return [values[name] if name in values else defaults[name] for name in self.names]
 
 
-def compile_statement(statement: Executable) -> CompiledStatement:
-    compiled = statement.compile(dialect=_DIALECT)  # type: ignore[attr-defined]
+def compile_statement(statement: ClauseElement) -> CompiledStatement:
+    compiled = statement.compile(dialect=_DIALECT)
+    assert isinstance(compiled, SQLCompiler)  # a statement compiles to SQL (positional params)
     names = tuple(compiled.positiontup or ())
     return CompiledStatement(str(compiled), names, dict(compiled.params))

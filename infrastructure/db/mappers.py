@@ -8,14 +8,11 @@ from uuid import UUID
 from sqlalchemy import ColumnElement
 
 from domain.item import Item
-from infrastructure.db.tables import ItemRow
+from infrastructure.db.tables import ITEMS
 
 ITEM_FIELDS: Final = tuple(f.name for f in fields(Item))
 #: The item's columns in the order of the entity's fields, so a row maps positionally.
-ITEM_COLUMNS: Final[Sequence[ColumnElement[Any]]] = tuple(
-    ItemRow.__table__.c[name]  # type: ignore[attr-defined]
-    for name in ITEM_FIELDS
-)
+ITEM_COLUMNS: Final[Sequence[ColumnElement[Any]]] = tuple(ITEMS.c[name] for name in ITEM_FIELDS)
 
 
 def row_to_item(row: Sequence[Any]) -> Item:

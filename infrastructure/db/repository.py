@@ -19,7 +19,6 @@ import asyncpg
 from sqlalchemy import ColumnElement, bindparam, delete, func, or_, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from application.errors import DataStoreUnavailable
 from application.listing import ListQuery, Sort, SortField
@@ -29,7 +28,7 @@ from domain.rules import QUANTITY_MAX
 from infrastructure.db.compiled import CompiledStatement, compile_statement
 from infrastructure.db.errors import unavailable_on_outage, violated_constraint
 from infrastructure.db.mappers import ITEM_COLUMNS, ITEM_FIELDS, row_to_item
-from infrastructure.db.tables import SKU_UNIQUE, ItemRow
+from infrastructure.db.tables import ITEMS, SKU_UNIQUE, ItemRow
 
 
 class Driver(Protocol):
@@ -38,7 +37,6 @@ class Driver(Protocol):
     def __call__(self, *, write: bool) -> Awaitable[Any]: ...
 
 
-_TABLE: Final = ItemRow.__table__  # type: ignore[attr-defined]
 _SORT_COLUMNS: Final = {
     SortField.CREATED_AT: col(ItemRow.created_at),
     SortField.NAME: col(ItemRow.name),
@@ -71,10 +69,7 @@ _INSERT: Final = compile_statement(
     .from_select(
         list(ITEM_FIELDS),
         select(
-            *(
-                func.unnest(bindparam(name, type_=ARRAY(_TABLE.c[name].type)))
-                for name in ITEM_FIELDS
-            )
+            *(func.unnest(bindparam(name, type_=ARRAY(ITEMS.c[name].type))) for name in ITEM_FIELDS)
         ),
     )
     .on_conflict_do_nothing(index_elements=[col(ItemRow.sku)])
@@ -83,7 +78,7 @@ _INSERT: Final = compile_statement(
 
 _SKUS_TAKEN: Final = compile_statement(
     select(col(ItemRow.sku)).where(
-        col(ItemRow.sku) == func.any(bindparam("skus", type_=ARRAY(_TABLE.c.sku.type)))
+        col(ItemRow.sku) == func.any(bindparam("skus", type_=ARRAY(ITEMS.c.sku.type)))
     )
 )
 
@@ -162,8 +157,7 @@ def _list(
 
 
 class SqlItemRepository:
-    def __init__(self, session: AsyncSession, driver: Driver) -> None:
-        self._session = session  # owns the connection; kept for statements outside the hot path
+    def __init__(self, driver: Driver) -> None:
         self._driver = driver
 
     async def _fetchrow(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:

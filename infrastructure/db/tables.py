@@ -5,7 +5,16 @@ from decimal import Decimal
 from typing import Final
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, LargeBinary, Numeric, String
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    Numeric,
+    String,
+    Table,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -58,3 +67,7 @@ class IdempotencyRow(SQLModel, table=True):
     headers: list[list[str]] = Field(sa_column=Column(JSONB, nullable=False))
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+#: The Core table behind ItemRow (SQLModel types `__table__` loosely), for compiled statements.
+ITEMS: Final[Table] = ItemRow.__table__  # type: ignore[attr-defined]

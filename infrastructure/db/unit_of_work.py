@@ -43,7 +43,7 @@ class SqlUnitOfWork:
         self._session = self._session_factory()
         self._connection = self._driver = self._transaction = None
         self._committed = False
-        self.items = SqlItemRepository(self._session, self.driver)
+        self.items = SqlItemRepository(self.driver)
         self.idempotency = SqlIdempotencyStore(self.driver, self._idempotency_ttl)
         return self
 

@@ -21,7 +21,7 @@ from infrastructure.container import Container
 from infrastructure.settings import Settings
 from interfaces.cli.config import load_settings
 from interfaces.cli.failures import fail, reported_failures
-from interfaces.http.app import init_container, shutdown_container
+from interfaces.lifecycle import init_container, shutdown_container
 
 T = TypeVar("T")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,24 +22,11 @@ from interfaces.http.metrics import HttpMetrics
 from interfaces.http.middleware import EdgeMiddleware
 from interfaces.http.openapi import install_openapi
 from interfaces.http.routers import health, items
+from interfaces.lifecycle import init_container, shutdown_container
 
 _log = logging.getLogger("stockroom.app")
 #: How often expired idempotency records are deleted (any process may do it; it is idempotent).
 PURGE_INTERVAL_SECONDS: Final = 15 * 60
-
-
-async def init_container(container: Container) -> None:
-    # Resolving the engine may start and migrate the embedded database: keep it off the loop.
-    await asyncio.to_thread(container.engine)
-    result = container.init_resources()
-    if inspect.isawaitable(result):
-        await result
-
-
-async def shutdown_container(container: Container) -> None:
-    result = container.shutdown_resources()
-    if inspect.isawaitable(result):
-        await result
 
 
 async def _purge_idempotency_records(container: Container) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -14,6 +13,7 @@ from interfaces.http.app import create_app
 from tests.api.conftest import container_for
 from tests.api.helpers import assert_problem
 from tests.postgres import PostgresServer
+from tests.servers import free_port
 
 
 @pytest.fixture
@@ -21,13 +21,6 @@ def unmigrated_database(pg_server: PostgresServer) -> Iterator[str]:
     name = pg_server.create_database("stockroom_unmigrated")
     yield pg_server.url_for(name)
     pg_server.drop_database(name)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def client_for(url: str) -> AsyncIterator[httpx.AsyncClient]:
