@@ -21,7 +21,7 @@ from application.use_cases import (
     UpdateItem,
 )
 from infrastructure.db.embedded import prepare_database
-from infrastructure.db.engine import build_engine, build_session_factory
+from infrastructure.db.engine import build_engine, build_session_factory, transaction_setup
 from infrastructure.db.idempotency import IdempotencyPurger
 from infrastructure.db.readiness import ReadinessProbe
 from infrastructure.db.unit_of_work import SqlUnitOfWork
@@ -50,7 +50,10 @@ class Container(containers.DeclarativeContainer):
     engine_lifecycle = providers.Resource(_engine_lifecycle, engine)
     session_factory = providers.Singleton(build_session_factory, engine)
     idempotency_ttl = providers.Callable(_idempotency_ttl, settings)
-    unit_of_work = providers.Factory(SqlUnitOfWork, session_factory, idempotency_ttl)
+    transaction_setup = providers.Singleton(transaction_setup, settings)
+    unit_of_work = providers.Factory(
+        SqlUnitOfWork, session_factory, idempotency_ttl, transaction_setup
+    )
     readiness = providers.Singleton(ReadinessProbe, engine)
     idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)
     run_idempotently = providers.Singleton(RunIdempotently, unit_of_work.provider)

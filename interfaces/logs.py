@@ -2,6 +2,10 @@
 
 Every record, ours or a library's (uvicorn, alembic), goes through structlog's formatter, and every
 record written while handling a request carries its request id.
+
+The access line, one per request, skips the standard library's logging: structlog's own loggers
+render it straight to bytes with orjson (a `LogRecord`, its handler and a formatter cost about a
+tenth of a GET's CPU in the benchmark). Both paths render alike.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ import logging
 import sys
 from typing import Any, Literal
 
+import orjson
 import structlog
-from structlog.typing import EventDict, WrappedLogger
+from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
 from interfaces.http.request_context import request_id_var
 
@@ -23,22 +28,32 @@ def _add_request_id(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     return event
 
 
+_ACCESS_LOGGER = "stockroom.access"
+
+
+def _json_text(event: EventDict, **options: Any) -> str:
+    return orjson.dumps(event, **options).decode()
+
+
+def access_logger() -> FilteringBoundLogger:
+    """The logger of the one line per request (structlog-native, see the module's docstring)."""
+    logger: FilteringBoundLogger = structlog.get_logger().bind(logger=_ACCESS_LOGGER)
+    return logger
+
+
 def configure_logging(
     level: str = "INFO", fmt: Literal["auto", "json", "console"] = "auto"
 ) -> None:
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    shared: list[Any] = [
+    common: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
         structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if as_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    shared = [*common, structlog.stdlib.add_logger_name, timestamper]
+    console = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    renderer: Any = structlog.processors.JSONRenderer(serializer=_json_text) if as_json else console
     exception_formatter: list[Any] = [structlog.processors.format_exc_info] if as_json else []
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -65,8 +80,16 @@ def configure_logging(
     access.handlers[:] = []
     access.propagate = False
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[
+            *common,
+            timestamper,
+            structlog.processors.JSONRenderer(serializer=orjson.dumps) if as_json else console,
+        ],
+        logger_factory=(
+            structlog.BytesLoggerFactory(sys.stderr.buffer)
+            if as_json
+            else structlog.PrintLoggerFactory(sys.stderr)
+        ),
+        wrapper_class=structlog.make_filtering_bound_logger(root.level),
         cache_logger_on_first_use=True,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
@@ -41,13 +42,36 @@ _SET_TIMEOUTS_LOCALLY = (
 )
 
 
-def build_engine(
-    url: str, settings: Settings, *, application_name: str = "stockroom"
-) -> AsyncEngine:
-    timeouts = {
+@dataclass(frozen=True, slots=True)
+class TransactionSetup:
+    """A statement every transaction runs first (on the driver, see unit_of_work.py)."""
+
+    sql: str
+    args: tuple[str, ...]
+
+
+def _timeouts(settings: Settings) -> dict[str, str]:
+    return {
         "statement_timeout": _ms(settings.statement_timeout),
         "idle_in_transaction_session_timeout": _ms(settings.idle_in_transaction_timeout),
     }
+
+
+def transaction_setup(settings: Settings) -> TransactionSetup | None:
+    """Behind PgBouncer: the timeouts, set in each transaction (None when connecting directly)."""
+    if not settings.pgbouncer:
+        return None
+    timeouts = _timeouts(settings)
+    return TransactionSetup(
+        _SET_TIMEOUTS_LOCALLY,
+        (timeouts["statement_timeout"], timeouts["idle_in_transaction_session_timeout"]),
+    )
+
+
+def build_engine(
+    url: str, settings: Settings, *, application_name: str = "stockroom"
+) -> AsyncEngine:
+    timeouts = _timeouts(settings)
     server_settings = {"application_name": application_name}
     if not settings.pgbouncer:
         server_settings.update(timeouts)
@@ -79,11 +103,13 @@ def build_engine(
         # PgBouncer refuses startup parameters it does not track (statement_timeout, ...), and
         # `ignore_startup_parameters` would drop them silently, and with them the timeouts.
         # A session-level SET would stick to whichever server connection ran it. So each
-        # transaction sets them for itself (one extra statement, only behind PgBouncer).
-        values = (timeouts["statement_timeout"], timeouts["idle_in_transaction_session_timeout"])
+        # transaction sets them for itself (one extra statement, only behind PgBouncer): here
+        # those SQLAlchemy begins, in the unit of work those it begins on the driver.
+        setup = transaction_setup(settings)
+        assert setup is not None
 
         def _set_timeouts(connection: Connection) -> None:
-            connection.exec_driver_sql(_SET_TIMEOUTS_LOCALLY, values)
+            connection.exec_driver_sql(setup.sql, setup.args)
 
         event.listen(engine.sync_engine, "begin", _set_timeouts)
     return engine

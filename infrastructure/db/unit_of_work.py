@@ -1,11 +1,15 @@
-"""The async unit of work: owns one session (one connection, one transaction); rolls back unless
-committed.
+"""The async unit of work: owns one database session (one pooled connection, one transaction);
+rolls back unless committed.
 
-Repositories run their statements on the session's connection (through the driver, see
-compiled.py). Reads need no transaction (one statement is its own snapshot), so a unit of work
-that only reads sends no BEGIN/ROLLBACK; the first write begins one. Statements in one unit of
-work go either all through the driver or all through the session, never both: the session hands
-its connection back to the pool when it commits, so the driver's transaction ends first.
+Repositories run their statements on the connection's driver (see compiled.py): the unit of
+work checks the asyncpg connection out of the engine's pool itself, without an ORM session per
+request (an `AsyncSession`, its `Connection` and their greenlet hops cost about 130 µs a
+request). Reads need no transaction (one statement is its own snapshot), so a unit of work that
+only reads sends no BEGIN/ROLLBACK; the first write begins one. Behind PgBouncer every unit
+begins a transaction, and sets the timeouts in it first (see engine.py).
+
+`session` gives an ORM `AsyncSession` for code that wants one. It holds a connection of its
+own, so one unit of work uses either the driver or the session, never both (refused at once).
 """
 
 from __future__ import annotations
@@ -15,14 +19,18 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from infrastructure.db.engine import TransactionSetup
 from infrastructure.db.errors import is_disconnect, unavailable_on_outage
 from infrastructure.db.idempotency import SqlIdempotencyStore
 from infrastructure.db.repository import SqlItemRepository
 
 _log = logging.getLogger(__name__)
+_MIXED = "a unit of work runs its statements on the driver or on the session, not on both"
 
 
 class SqlUnitOfWork:
@@ -30,18 +38,23 @@ class SqlUnitOfWork:
         self,
         session_factory: async_sessionmaker[AsyncSession],
         idempotency_ttl: timedelta = timedelta(hours=24),
+        transaction_setup: TransactionSetup | None = None,
     ) -> None:
         self._session_factory = session_factory
+        engine = session_factory.kw["bind"]
+        assert isinstance(engine, AsyncEngine)
+        self._engine = engine
+        self._setup = transaction_setup
         self._idempotency_ttl = idempotency_ttl
+        self._active = False
         self._session: AsyncSession | None = None
-        self._connection: AsyncConnection | None = None
-        self._driver: Any = None  # the asyncpg connection under the session's connection
+        self._pooled: PoolProxiedConnection | None = None
+        self._driver: Any = None  # the asyncpg connection of `_pooled`
         self._transaction: Any = None  # the asyncpg transaction this unit of work began
         self._committed = False
 
     async def __aenter__(self) -> Self:
-        self._session = self._session_factory()
-        self._connection = self._driver = self._transaction = None
+        self._active = True
         self._committed = False
         self.items = SqlItemRepository(self.driver)
         self.idempotency = SqlIdempotencyStore(self.driver, self._idempotency_ttl)
@@ -53,77 +66,104 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._active = False
         session, self._session = self._session, None
-        if session is None:
-            return
         try:
-            if exc is not None and is_disconnect(exc.__cause__ or exc):
-                await self._discard_connection(exc.__cause__ or exc)
-            elif not self._committed:
-                await self._rollback(session)
+            if self._pooled is not None:
+                await self._end_driver_use(exc)
+            elif session is not None and not self._committed:
+                await session.rollback()
         finally:
-            # close() returns the connection to the pool (resetting it if a rollback failed).
-            await session.close()
-            self._connection = self._driver = self._transaction = None
+            if session is not None:
+                await session.close()  # hands its connection back to the pool
 
     @property
     def session(self) -> AsyncSession:
+        """An ORM session for this unit of work (not for units that used the driver)."""
+        self._check_active()
+        if self._pooled is not None:
+            raise RuntimeError(_MIXED)
         if self._session is None:
-            raise RuntimeError("the unit of work is used outside its `async with` block")
+            self._session = self._session_factory()
         return self._session
 
     async def driver(self, *, write: bool) -> Any:
         """The asyncpg connection of this unit of work, in a transaction when `write`."""
         if self._driver is None:
+            self._check_active()
+            if self._session is not None:
+                raise RuntimeError(_MIXED)
             with unavailable_on_outage():
-                self._connection = await self.session.connection()
-                raw = await self._connection.get_raw_connection()
-            self._driver = raw.driver_connection
-        if write and self._transaction is None and not self._driver.is_in_transaction():
-            with unavailable_on_outage():
-                transaction = self._driver.transaction()
-                await transaction.start()
-            self._transaction = transaction
+                self._pooled = await self._engine.raw_connection()
+            self._driver = self._pooled.driver_connection
+        if (write or self._setup is not None) and self._transaction is None:
+            await self._begin()
         return self._driver
 
     async def commit(self) -> None:
-        session = self.session
+        self._check_active()
         transaction, self._transaction = self._transaction, None
         with unavailable_on_outage():
             if transaction is not None:
                 # Whether COMMIT succeeds or fails, the transaction is over on the server.
                 await transaction.commit()
-            # Last: committing the session also hands its connection back to the pool.
-            await session.commit()
+            if self._session is not None:
+                await self._session.commit()
         self._committed = True
 
     async def rollback(self) -> None:
-        await self._rollback(self.session)
-
-    async def _discard_connection(self, error: BaseException) -> None:
-        """The driver lost its connection: drop it, and every pooled one opened before.
-
-        Statements on the driver bypass SQLAlchemy's own disconnect handling, so this does what
-        it would: the connection is invalidated (and aborted, see engine.py), and the pool is
-        replaced, since the connections it holds most likely died in the same outage.
-        """
-        self._transaction = None
-        connection = self._connection
-        if connection is None or connection.invalidated:
-            return
-        await connection.invalidate(error)
-        await connection.engine.dispose(close=False)
-
-    async def _rollback(self, session: AsyncSession) -> None:
+        self._check_active()
         transaction, self._transaction = self._transaction, None
+        with unavailable_on_outage():
+            if transaction is not None:
+                await transaction.rollback()
+            if self._session is not None:
+                await self._session.rollback()
+
+    async def _begin(self) -> None:
+        with unavailable_on_outage():
+            transaction = self._driver.transaction()
+            await transaction.start()
+            self._transaction = transaction
+            if self._setup is not None:
+                await self._driver.execute(self._setup.sql, *self._setup.args)
+
+    async def _end_driver_use(self, exc: BaseException | None) -> None:
+        """Roll back what was not committed and hand the connection back to the pool.
+
+        A connection that lost its link, or that cannot roll back, must not go back to the
+        pool: it is invalidated (and aborted, see engine.py) instead.
+        """
+        pooled, self._pooled, self._driver = self._pooled, None, None
+        transaction, self._transaction = self._transaction, None
+        assert pooled is not None
+        error = None if exc is None else exc.__cause__ or exc
+        if isinstance(error, Exception) and is_disconnect(error):
+            await self._discard(pooled, error, outage=True)
+            return
         try:
-            with unavailable_on_outage():
-                if transaction is not None:
+            if transaction is not None:
+                with unavailable_on_outage():
                     await transaction.rollback()
-                # Last: it also hands the session's connection back to the pool.
-                await session.rollback()
-        except Exception:
-            # A connection that cannot roll back must not go back to the pool mid-transaction.
-            if self._connection is not None:
-                await self._connection.invalidate()
+        except BaseException as failure:  # cancelled too: the connection's state is unknown
+            await self._discard(pooled, failure if isinstance(failure, Exception) else None)
             raise
+        # Back to the pool in a greenlet: returning may close the connection, which awaits.
+        await greenlet_spawn(pooled.close)
+
+    async def _discard(
+        self, pooled: PoolProxiedConnection, error: Exception | None, *, outage: bool = False
+    ) -> None:
+        """Invalidate the connection (aborting it, see engine.py) instead of pooling it again.
+
+        Statements on the driver bypass SQLAlchemy's own disconnect handling, so on an outage
+        this does what it would: the pool is replaced too, since the connections it holds most
+        likely died in the same outage.
+        """
+        await greenlet_spawn(pooled.invalidate, error)
+        if outage:
+            await self._engine.dispose(close=False)
+
+    def _check_active(self) -> None:
+        if not self._active:
+            raise RuntimeError("the unit of work is used outside its `async with` block")

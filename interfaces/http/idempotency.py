@@ -4,32 +4,55 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
-from fastapi import Header, Request
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
 from application.idempotency import Outcome, RunIdempotently, StoredResponse
 from application.ports import UnitOfWork
-from interfaces.http.auth import Principal
+from interfaces.http.auth import principal_of
+from interfaces.http.dependencies import use_cases
 
 T = TypeVar("T")
 
 #: Headers of a stored response that a replay repeats.
 _REPLAYED_HEADERS: Final = ("content-type", "etag", "location")
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        min_length=1,
-        max_length=255,
-        description=(
-            "Makes the request safe to retry: the first successful response is stored for 24 h "
-            "and replayed (with `Idempotent-Replayed: true`) for a repeat with the same body."
-        ),
+_KEY_HEADER: Final = "idempotency-key"
+_KEY_MAX: Final = 255
+
+#: The header in the OpenAPI document (the handlers read it from the request, see items.py).
+IDEMPOTENCY_KEY: Final = {
+    "name": _KEY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes the request safe to retry: the first successful response is stored for 24 h "
+        "and replayed (with `Idempotent-Replayed: true`) for a repeat with the same body."
     ),
-]
+    "schema": {"type": "string", "minLength": 1, "maxLength": _KEY_MAX},
+}
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get(_KEY_HEADER)
+    if key is None or 1 <= len(key) <= _KEY_MAX:
+        return key
+    too_long = len(key) > _KEY_MAX
+    raise RequestValidationError(
+        [
+            {
+                "type": "string_too_long" if too_long else "string_too_short",
+                "loc": ("header", _KEY_HEADER),
+                "msg": f"String should have at {'most' if too_long else 'least'} "
+                f"{_KEY_MAX if too_long else 1} character{'s' if too_long else ''}",
+                "input": key,
+            }
+        ]
+    )
 
 
 def fingerprint(request: Request, body: Any) -> str:
@@ -59,19 +82,18 @@ def replay(outcome: Outcome) -> Response:
 
 async def respond(
     request: Request,
-    principal: Principal,
-    key: str | None,
     body: Any,
     effect: Callable[[UnitOfWork], Awaitable[T]],
     render: Callable[[T], Response],
     run: Callable[[], Awaitable[T]],
 ) -> Response:
-    """Run `run()` plainly without a key; with one, run `effect` idempotently."""
+    """Run `run()` plainly without an Idempotency-Key; with one, run `effect` idempotently."""
+    key = idempotency_key(request)
     if key is None:
         return render(await run())
-    runner: RunIdempotently = request.app.state.container.run_idempotently()
+    runner: RunIdempotently = use_cases(request).run_idempotently()
     outcome = await runner(
-        scope=principal.id,
+        scope=principal_of(request).id,
         key=key,
         fingerprint=fingerprint(request, body),
         effect=effect,

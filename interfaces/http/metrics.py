@@ -54,7 +54,18 @@ class HttpMetrics:
             registry=self.registry,
         )
         self.registry.register(_PoolCollector(engine))
+        # `.labels(...)` validates and looks its labels up on every call; the children are
+        # few (methods x route templates x statuses), so each is looked up once.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self._requests.labels(method, route, str(status)).inc()
-        self._latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self._requests.labels(method, route, str(status)),
+                self._latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)

@@ -1,7 +1,9 @@
 """The edge of every request, as one pure ASGI middleware (no per-request task or body copy).
 
 It assigns the request id, adds the headers every response carries, enforces the body limit and
-the JSON content type, and turns an unexpected exception into a 500 problem without internals.
+the JSON content type, lets in only callers with a fitting API key (auth.py), turns an
+unexpected exception into a 500 problem without internals, and writes the access line and the
+metrics.
 """
 
 from __future__ import annotations
@@ -10,18 +12,17 @@ import logging
 import time
 from typing import Final
 
-import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from interfaces.http.auth import Gate, Principal
 from interfaces.http.metrics import UNMATCHED, HttpMetrics
 from interfaces.http.problems import problem_response
 from interfaces.http.request_context import accept_or_create_request_id, request_id_var
+from interfaces.logs import access_logger
 
 _log = logging.getLogger("stockroom.http")
-_access = structlog.get_logger("stockroom.access")
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -38,10 +39,14 @@ def _is_json(content_type: str) -> bool:
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: HttpMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, metrics: HttpMetrics, gate: Gate
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        self.gate = gate
+        self.access = access_logger()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,8 +55,13 @@ class EdgeMiddleware:
 
         headers = dict(scope["headers"])
         request_id = accept_or_create_request_id(headers.get(b"x-request-id"))
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         token = request_id_var.set(request_id)
+        edge_headers = [
+            (b"x-request-id", request_id.encode()),
+            (b"x-content-type-options", b"nosniff"),
+        ]
         began = time.perf_counter()
         started = False
         status = 500
@@ -61,13 +71,11 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                out = MutableHeaders(scope=message)
-                out["X-Request-ID"] = request_id
-                out["X-Content-Type-Options"] = "nosniff"
+                message["headers"] = [*message.get("headers", ()), *edge_headers]
             await send(message)
 
         try:
-            rejection = self._precheck(scope["method"], headers, request_id)
+            rejection = self._admit(scope, headers, request_id)
             if rejection is not None:
                 await rejection(scope, receive, send_with_headers)
             else:
@@ -87,10 +95,9 @@ class EdgeMiddleware:
             await response(scope, receive, send_with_headers)
         finally:
             elapsed = time.perf_counter() - began
-            route = scope.get("route")
-            template = getattr(route, "path", UNMATCHED)
+            template = getattr(scope.get("route"), "path", UNMATCHED)
             self.metrics.observe(scope["method"], template, status, elapsed)
-            _access.info(
+            self.access.info(
                 "request",
                 method=scope["method"],
                 route=template,
@@ -99,11 +106,22 @@ class EdgeMiddleware:
             )
             request_id_var.reset(token)
 
-    def _precheck(
-        self, method: str, headers: dict[bytes, bytes], request_id: str
-    ) -> Response | None:
-        if method not in _BODY_METHODS:
+    def _admit(self, scope: Scope, headers: dict[bytes, bytes], request_id: str) -> Response | None:
+        """A response refusing the request before it reaches the app, or None to let it in."""
+        method = scope["method"]
+        if method in _BODY_METHODS:
+            refused = self._check_body(headers, request_id)
+            if refused is not None:
+                return refused
+        admitted = self.gate.check(method, scope["path"], headers.get(b"authorization"))
+        if isinstance(admitted, Principal):
+            scope["state"]["principal"] = admitted
             return None
+        return problem_response(
+            admitted.status, admitted.detail, request_id=request_id, headers=admitted.headers
+        )
+
+    def _check_body(self, headers: dict[bytes, bytes], request_id: str) -> Response | None:
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             return problem_response(

@@ -7,6 +7,7 @@ from typing import Any, Final
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from interfaces.http.auth import PROTECTED_PREFIX, SCHEME, SCHEME_NAME
 from interfaces.http.problems import PROBLEM_MEDIA_TYPE
 from interfaces.http.schemas import Problem
 
@@ -62,18 +63,22 @@ def install_openapi(app: FastAPI, *, open_api: bool, public_reads: bool) -> None
             routes=app.routes,
         )
         problem_ref = {"$ref": "#/components/schemas/Problem"}
-        for operations in schema.get("paths", {}).values():
+        for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
-                if open_api or (public_reads and method == "get"):
-                    operation.pop("security", None)
+                if not path.startswith(PROTECTED_PREFIX):
+                    pass  # health, metrics: always open
+                elif open_api or (public_reads and method == "get"):
                     operation.get("responses", {}).pop("401", None)
                     operation.get("responses", {}).pop("403", None)
+                else:
+                    operation["security"] = [{SCHEME_NAME: []}]
                 for status, response in operation.get("responses", {}).items():
                     if status.isdigit() and int(status) >= 400:
                         response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
                         if int(status) == 422:
                             response["description"] = _DESCRIPTIONS[422]
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        schema.setdefault("components", {})["securitySchemes"] = {SCHEME_NAME: SCHEME}
+        components = schema["components"].setdefault("schemas", {})
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
         components["Problem"] = Problem.model_json_schema(

@@ -1,4 +1,10 @@
-"""/v1/items: the Item's HTTP resource. Handlers translate HTTP to use-case calls and back."""
+"""/v1/items: the Item's HTTP resource. Handlers translate HTTP to use-case calls and back.
+
+Each handler takes its use case from the container itself (`use_cases`) and reads its optional
+headers from the request; the OpenAPI document still lists them (`openapi_extra`). FastAPI
+solves `Depends(...)` and `Header(...)` parameters anew on every request, which cost about a
+tenth of a GET's CPU in the benchmark.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +13,15 @@ from typing import Annotated
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import WithJsonSchema
 from starlette.responses import Response
 
 from application.listing import MAX_LIMIT, Q_MAX, Cursor, ListQuery, Sort
 from domain.item import Item
-from interfaces.http.auth import Reader, Writer
-from interfaces.http.dependencies import (
-    AdjustStockDep,
-    CreateItemDep,
-    CreateItemsDep,
-    DeleteItemDep,
-    GetItemDep,
-    ListItemsDep,
-    UpdateItemDep,
-)
-from interfaces.http.etags import etag, expected_version, none_match
-from interfaces.http.idempotency import IdempotencyKey, respond
+from interfaces.http.dependencies import use_cases
+from interfaces.http.etags import IF_MATCH, IF_NONE_MATCH, etag, expected_version, none_match
+from interfaces.http.idempotency import IDEMPOTENCY_KEY, respond
 from interfaces.http.openapi import problems
 from interfaces.http.responses import item_response, json_response
 from interfaces.http.schemas import (
@@ -56,9 +53,10 @@ PriceBound = Annotated[
     Query(ge=0, lt=Decimal(10) ** 10),
     WithJsonSchema({"type": "number", "minimum": 0, "maximum": 9999999999.99}),
 ]
-IfMatch = Annotated[
-    str | None, Header(description="Optional: the ETag of the version this change is based on.")
-]
+
+
+def _headers(*parameters: dict[str, object]) -> dict[str, object]:
+    return {"parameters": list(parameters)}
 
 
 @router.post(
@@ -68,14 +66,10 @@ IfMatch = Annotated[
     summary="Create an item",
     response_model=ItemOut,
     responses={**problems(401, 403, 409, 413, 415, 422), 201: {"links": ITEM_LINKS}},
+    openapi_extra=_headers(IDEMPOTENCY_KEY),
 )
-async def create_item(
-    request: Request,
-    body: ItemCreate,
-    create: CreateItemDep,
-    principal: Writer,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def create_item(request: Request, body: ItemCreate) -> Response:
+    create = use_cases(request).create_item()
     data = body.model_dump(mode="json", exclude_unset=True)
 
     def render(item: Item) -> Response:
@@ -83,8 +77,6 @@ async def create_item(
 
     return await respond(
         request,
-        principal,
-        idempotency_key,
         data,
         effect=lambda uow: create.within(uow, data),
         render=render,
@@ -99,14 +91,10 @@ async def create_item(
     summary="Create up to 1000 items, all or none",
     response_model=ItemsOut,
     responses=problems(401, 403, 409, 413, 415, 422),
+    openapi_extra=_headers(IDEMPOTENCY_KEY),
 )
-async def create_items(
-    request: Request,
-    body: ItemsBatchCreate,
-    create: CreateItemsDep,
-    principal: Writer,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def create_items(request: Request, body: ItemsBatchCreate) -> Response:
+    create = use_cases(request).create_items()
     rows = [row.model_dump(mode="json", exclude_unset=True) for row in body.items]
 
     def render(items: list[Item]) -> Response:
@@ -114,8 +102,6 @@ async def create_items(
 
     return await respond(
         request,
-        principal,
-        idempotency_key,
         rows,
         effect=lambda uow: create.within(uow, rows),
         render=render,
@@ -132,8 +118,6 @@ async def create_items(
 )
 async def list_items(
     request: Request,
-    list_page: ListItemsDep,
-    _: Reader,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     sort: Sort = Sort.CREATED_AT,
@@ -151,7 +135,7 @@ async def list_items(
         max_price=max_price,
         in_stock=in_stock,
     )
-    page = await list_page(query)
+    page = await use_cases(request).list_items()(query)
     headers = {}
     if page.next_cursor is not None:
         params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
@@ -167,15 +151,11 @@ async def list_items(
     summary="Get an item",
     response_model=ItemOut,
     responses=problems(304, 401, 404, 422),
+    openapi_extra=_headers(IF_NONE_MATCH),
 )
-async def get_item(
-    item_id: UUID,
-    get: GetItemDep,
-    _: Reader,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    item = await get(item_id)
-    if none_match(if_none_match, item.version):
+async def get_item(request: Request, item_id: UUID) -> Response:
+    item = await use_cases(request).get_item()(item_id)
+    if none_match(request.headers.get("if-none-match"), item.version):
         return Response(status_code=304, headers={"ETag": etag(item.version)})
     return item_response(item)
 
@@ -186,12 +166,13 @@ async def get_item(
     summary="Change some fields of an item",
     response_model=ItemOut,
     responses=problems(401, 403, 404, 409, 412, 413, 415, 422),
+    openapi_extra=_headers(IF_MATCH),
 )
-async def update_item(
-    item_id: UUID, body: ItemUpdate, update: UpdateItemDep, _: Writer, if_match: IfMatch = None
-) -> Response:
-    item = await update(
-        item_id, body.model_dump(exclude_unset=True), expected_version=expected_version(if_match)
+async def update_item(request: Request, item_id: UUID, body: ItemUpdate) -> Response:
+    item = await use_cases(request).update_item()(
+        item_id,
+        body.model_dump(exclude_unset=True),
+        expected_version=expected_version(request.headers.get("if-match")),
     )
     return item_response(item)
 
@@ -203,11 +184,12 @@ async def update_item(
     summary="Delete an item",
     response_class=Response,
     responses=problems(401, 403, 404, 412, 422),
+    openapi_extra=_headers(IF_MATCH),
 )
-async def delete_item(
-    item_id: UUID, delete: DeleteItemDep, _: Writer, if_match: IfMatch = None
-) -> Response:
-    await delete(item_id, expected_version=expected_version(if_match))
+async def delete_item(request: Request, item_id: UUID) -> Response:
+    await use_cases(request).delete_item()(
+        item_id, expected_version=expected_version(request.headers.get("if-match"))
+    )
     return Response(status_code=204)
 
 
@@ -217,19 +199,12 @@ async def delete_item(
     summary="Add to or take from the stock on hand",
     response_model=ItemOut,
     responses=problems(401, 403, 404, 409, 413, 415, 422),
+    openapi_extra=_headers(IDEMPOTENCY_KEY),
 )
-async def adjust_stock(
-    request: Request,
-    item_id: UUID,
-    body: StockAdjustment,
-    adjust: AdjustStockDep,
-    principal: Writer,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def adjust_stock(request: Request, item_id: UUID, body: StockAdjustment) -> Response:
+    adjust = use_cases(request).adjust_stock()
     return await respond(
         request,
-        principal,
-        idempotency_key,
         {"delta": body.delta},
         effect=lambda uow: adjust.within(uow, item_id, body.delta),
         render=item_response,
