@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import FastAPI
 
 from infrastructure.container import Container
@@ -13,4 +15,10 @@ def serve_app() -> FastAPI:
     container = Container()
     settings = container.settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(container)
+    app = create_app(container)
+    # What is loaded by now (modules, the app, its routes and schemas) lives as long as the
+    # process: keep it out of the cyclic garbage collector, whose full collections would walk
+    # it all again and again. Those pauses were most of the p99 in the benchmark (100 ms).
+    gc.collect()
+    gc.freeze()
+    return app
