@@ -46,7 +46,6 @@ def configure_logging(
 ) -> None:
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     common: list[Any] = [
-        structlog.contextvars.merge_contextvars,
         _add_request_id,
         structlog.stdlib.add_log_level,
     ]

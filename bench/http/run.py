@@ -134,6 +134,22 @@ def _git_revision() -> str:
     return revision + (" (with uncommitted changes)" if git("status", "--porcelain") else "")
 
 
+def production_install(workdir: Path) -> Path:
+    """The project as deployed: its locked dependencies without the dev group, in a venv of its
+    own (the dev group's test tools would add their imports to the server's memory). Returns
+    the venv's `stockroom` command."""
+    venv = workdir / "venv"
+    log("installing Stockroom without the dev group (uv sync --frozen --no-dev)")
+    uv = os.environ.get("UV") or shutil.which("uv") or "uv"
+    subprocess.run(
+        [uv, "sync", "--frozen", "--no-dev", "--quiet"],
+        cwd=REPO,
+        env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)},
+        check=True,
+    )
+    return venv / "bin" / "stockroom"
+
+
 def _loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -203,8 +219,8 @@ class Bench:
                 f"{args.duration:g} s per run, {args.rounds} rounds per server (A B A B …)"
             ),
             "Stockroom": (
-                "stockroom serve --port P (1 worker, default settings: pool 10 + 5 overflow, "
-                "INFO logs, one JSON line per request, to a file)"
+                "stockroom serve --port P (installed without the dev group, 1 worker, default "
+                "settings: pool of 20, INFO logs, one JSON line per request, to a file)"
                 + "".join(f", {item}" for item in args.stockroom_env)
             ),
             "reference": "bench/http/reference_server.py (Starlette + asyncpg pool 10-15 + orjson)",
@@ -242,7 +258,7 @@ class Bench:
         commands = {
             STOCKROOM: (
                 [
-                    str(Path(sys.executable).with_name("stockroom")),
+                    str(production_install(self.workdir)),
                     "serve",
                     "--port",
                     str(stockroom_port),

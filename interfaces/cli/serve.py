@@ -1,27 +1,19 @@
-"""`stockroom serve`: uvicorn with the app factory."""
+"""`stockroom serve`: check the configuration, prepare the database, then become the server."""
 
 from __future__ import annotations
 
 import os
-import signal
+import sys
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from infrastructure.db.embedded import prepare_database
 from interfaces.cli.config import load_settings
 from interfaces.cli.failures import reported_failures
 from interfaces.logs import configure_logging
 
-
-def _exit_zero_after_graceful_shutdown() -> None:
-    """uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully, so the process would die
-    by the signal (status -15). A completed graceful shutdown is a success for a supervisor, so
-    the re-raised signal lands on a no-op handler and `serve` returns normally (exit 0).
-    """
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: None)
+SERVER_MODULE = "interfaces.http.server"
 
 
 def serve(
@@ -34,24 +26,10 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     if settings.database_url is None:
         with reported_failures():
-            url = prepare_database(settings)
-        # Workers must share the one embedded server this process started and owns.
-        os.environ["STOCKROOM_DATABASE_URL"] = url
+            prepare_database(settings)  # started and migrated here, where failures read well
         typer.echo(f"embedded PostgreSQL ready, data in {settings.data_dir.resolve()}", err=True)
-    _exit_zero_after_graceful_shutdown()
-    uvicorn.run(
-        "interfaces.http.asgi:serve_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        # Bound to loopback by default; a proxy in front sets X-Request-ID, nothing reads
-        # the client address, so X-Forwarded-* parsing would be work for nothing.
-        proxy_headers=False,
-        access_log=False,  # EdgeMiddleware writes one structured line per request
-        log_config=None,  # keep the structured logging configured above
-        timeout_graceful_shutdown=settings.shutdown_grace,
-        log_level=settings.log_level.lower(),
-    )
+    # The server runs in this same process, but without the command line loaded (see the module
+    # it runs; not imported here, as it keeps rich out of the process that imports it).
+    sys.stderr.flush()
+    argv = [sys.executable, "-m", SERVER_MODULE, f"--host={host}", f"--port={port}"]
+    os.execv(argv[0], [*argv, f"--workers={workers}"])  # noqa: S606  (our interpreter, our module)

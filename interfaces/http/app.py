@@ -30,9 +30,14 @@ _log = logging.getLogger("stockroom.app")
 PURGE_INTERVAL_SECONDS: Final = 15 * 60
 
 
-async def _purge_idempotency_records(container: Container) -> None:
+async def _purge_idempotency_records(container: Container, stop: asyncio.Event) -> None:
+    """Purge now and every interval until `stop` is set.
+
+    Shutdown sets `stop` and waits rather than cancelling: a statement cancelled halfway leaves
+    its connection checked out mid-protocol, holding its transaction's locks until it is closed.
+    """
     purge = container.idempotency_purger()
-    while True:
+    while not stop.is_set():
         try:
             purged = await purge()
             if purged:
@@ -41,7 +46,8 @@ async def _purge_idempotency_records(container: Container) -> None:
             _log.warning("could not purge idempotency records: database unavailable")
         except Exception:  # e.g. not migrated yet: keep serving, say why, try again later
             _log.exception("could not purge idempotency records")
-        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), PURGE_INTERVAL_SECONDS)
 
 
 def create_app(container: Container | None = None) -> FastAPI:
@@ -58,13 +64,13 @@ def create_app(container: Container | None = None) -> FastAPI:
             )
         await init_container(container)
         engine_ready.append(True)
-        purger = asyncio.create_task(_purge_idempotency_records(container))
+        stop_purging = asyncio.Event()
+        purger = asyncio.create_task(_purge_idempotency_records(container, stop_purging))
         try:
             yield
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            stop_purging.set()
+            await purger  # a purge under way ends within the statement timeout
             await shutdown_container(container)
 
     app = FastAPI(

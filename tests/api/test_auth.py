@@ -65,6 +65,19 @@ async def test_reads_need_a_key_of_any_scope(secured: httpx.AsyncClient) -> None
     assert (await secured.get("/health/ready")).status_code == 200
 
 
+async def test_every_path_under_v1_is_guarded_and_only_there(secured: httpx.AsyncClient) -> None:
+    assert_problem(await secured.get("/v1/no-such-thing"), 401)
+    assert_problem(await secured.get("/v1/no-such-thing", headers=bearer(READ_SECRET)), 404)
+    assert_problem(await secured.get("/v1/items", headers={"Authorization": "Basic eDp5"}), 401)
+    assert_problem(await secured.get("/v1/items", headers={"Authorization": "Bearer "}), 401)
+    assert (
+        await secured.get("/v1/items", headers={"Authorization": f"bearer  {READ_SECRET}"})
+    ).status_code == 200
+    assert (await secured.get("/metrics")).status_code == 200
+    assert (await secured.get("/openapi.json")).status_code == 200
+    assert_problem(await secured.get("/elsewhere"), 404)
+
+
 async def test_public_reads(database_url: str) -> None:
     async for client in client_with(database_url, api_keys=[WRITE_KEY.entry()], public_reads=True):
         assert (await client.get("/v1/items")).status_code == 200

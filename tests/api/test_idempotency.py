@@ -10,6 +10,9 @@ import psycopg
 from fastapi import FastAPI
 
 from infrastructure.db.idempotency import _lock_id
+from infrastructure.settings import Settings
+from interfaces.http.app import create_app
+from tests.api.conftest import container_for
 from tests.api.helpers import assert_problem, create
 
 ITEM = {"sku": "idem-1", "name": "Widget", "price": "1.00", "quantity": 5}
@@ -125,3 +128,49 @@ async def test_records_expire_after_the_retention_period(
     # An expired record is no longer replayed: the key runs the request again.
     assert_problem(await client.post("/v1/items", json=ITEM, headers=headers), 409)  # sku taken
     assert await purge() == 1
+
+
+async def test_shutdown_lets_a_purge_under_way_finish_rather_than_cut_it(
+    client: httpx.AsyncClient, settings: Settings, database_dsn: str
+) -> None:
+    """Cancelling a purge halfway could leave its connection checked out mid-statement,
+    holding its transaction's locks after the app had shut down; now shutdown waits for it."""
+    assert (
+        await client.post("/v1/items", json=ITEM, headers={"Idempotency-Key": "old"})
+    ).is_success
+    deleting = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND query LIKE 'DELETE FROM idempotency_keys%'"
+        " AND pid <> pg_backend_pid()"
+    )
+    async with await psycopg.AsyncConnection.connect(database_dsn, autocommit=True) as observer:
+
+        async def scalar(query: str) -> int:
+            row = await (await observer.execute(query)).fetchone()
+            assert row is not None
+            return int(row[0])
+
+        await observer.execute(
+            "UPDATE idempotency_keys SET created_at = %s",
+            (datetime.now(UTC) - timedelta(hours=25),),
+        )
+        async with await psycopg.AsyncConnection.connect(database_dsn) as blocker:
+            # The new app's start-up purge waits for this lock inside its DELETE.
+            await blocker.execute("LOCK TABLE idempotency_keys IN ACCESS EXCLUSIVE MODE")
+            app = create_app(container_for(settings))
+            async with app.router.lifespan_context(app):
+                for _ in range(100):
+                    if await scalar(deleting):
+                        break
+                    await asyncio.sleep(0.02)
+                assert await scalar(deleting) == 1
+                release = asyncio.get_running_loop().call_later
+                release(0.2, lambda: asyncio.ensure_future(blocker.rollback()))
+            # Shut down: the purge completed (the expired record is gone), then every
+            # connection of the app was closed.
+            assert await scalar("SELECT count(*) FROM idempotency_keys") == 0
+            for _ in range(100):
+                if not await scalar(deleting):
+                    break
+                await asyncio.sleep(0.02)
+            assert await scalar(deleting) == 0

@@ -106,6 +106,8 @@ async def cors_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
         database_url=database_url,
         cors_origins=["https://shop.example"],
+        # With keys required: a preflight carries no credentials and must still pass.
+        api_keys=[new_key("cors", Scope.READ)[1].entry()],
         _env_file=None,
     )
     app = create_app(container_for(settings))
@@ -120,6 +122,7 @@ async def test_cors_origins_come_from_configuration(database_url: str) -> None:
             "/v1/items",
             headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"},
         )
+        assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://shop.example"
         other = await client.options(
             "/v1/items",
