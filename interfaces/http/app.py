@@ -83,12 +83,17 @@ def create_app(container: Container | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
         redirect_slashes=False,
+        # FastAPI's own OpenTelemetry hooks do nothing until an OpenTelemetry SDK is set up in
+        # the process (Stockroom ships Prometheus metrics and structured logs instead), yet
+        # they are looked up on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.container = container
     app.state.metrics = metrics
     # The routes themselves rather than include_router(): FastAPI dispatches an included router
-    # through an extra layer of matching on every request.
-    app.router.routes.extend([*items.router.routes, *health.router.routes])
+    # through an extra layer of matching on every request. First, ahead of the documentation's
+    # routes: routing tries each route in order.
+    app.router.routes[:0] = [*items.router.routes, *health.router.routes]
 
     @app.get(
         "/metrics",
