@@ -61,7 +61,7 @@ LOAD_CPU: Final = "1"
 DEEP_ROWS: Final = 1_000_000
 BATCH_SIZE: Final = 1000
 #: The endpoints py-spy profiles with --profile.
-PROFILED: Final = ("get", "patch")
+PROFILED: Final = ("get", "patch", "adjust")
 
 
 def log(message: str) -> None:
@@ -86,7 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--count-requests", type=int, default=100, help="per endpoint")
     parser.add_argument("--batch-requests", type=int, default=5, help="measured batch requests")
-    parser.add_argument("--profile", action="store_true", help="py-spy Stockroom on GET, PATCH")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy Stockroom on GET, PATCH, adjust"
+    )
     parser.add_argument("--profile-seconds", type=int, default=10)
     parser.add_argument(
         "--stockroom-env",
