@@ -52,7 +52,7 @@ class Container(containers.DeclarativeContainer):
     idempotency_ttl = providers.Callable(_idempotency_ttl, settings)
     transaction_setup = providers.Singleton(transaction_setup, settings)
     unit_of_work = providers.Factory(
-        SqlUnitOfWork, session_factory, idempotency_ttl, transaction_setup
+        SqlUnitOfWork, engine, session_factory, idempotency_ttl, transaction_setup
     )
     readiness = providers.Singleton(ReadinessProbe, engine)
     idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)

@@ -36,14 +36,13 @@ _MIXED = "a unit of work runs its statements on the driver or on the session, no
 class SqlUnitOfWork:
     def __init__(
         self,
+        engine: AsyncEngine,
         session_factory: async_sessionmaker[AsyncSession],
         idempotency_ttl: timedelta = timedelta(hours=24),
         transaction_setup: TransactionSetup | None = None,
     ) -> None:
-        self._session_factory = session_factory
-        engine = session_factory.kw["bind"]
-        assert isinstance(engine, AsyncEngine)
         self._engine = engine
+        self._session_factory = session_factory
         self._setup = transaction_setup
         self._idempotency_ttl = idempotency_ttl
         self._active = False

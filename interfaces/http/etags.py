@@ -7,24 +7,18 @@ from typing import Final
 
 from starlette.exceptions import HTTPException
 
+from interfaces.http.openapi import header_parameter
+
 _TAG: Final = re.compile(r'\s*(W/)?"([^"]*)"\s*')
 _MAX_VERSION: Final = 2**31 - 1  # the column is a PostgreSQL integer
 
 #: The conditional headers in the OpenAPI document (the handlers read them from the request).
-IF_MATCH: Final = {
-    "name": "if-match",
-    "in": "header",
-    "required": False,
-    "description": "Optional: the ETag of the version this change is based on.",
-    "schema": {"type": "string"},
-}
-IF_NONE_MATCH: Final = {
-    "name": "if-none-match",
-    "in": "header",
-    "required": False,
-    "description": "Optional: an ETag you hold; 304 when it is still current.",
-    "schema": {"type": "string"},
-}
+IF_MATCH: Final = header_parameter(
+    "if-match", "Optional: the ETag of the version this change is based on."
+)
+IF_NONE_MATCH: Final = header_parameter(
+    "if-none-match", "Optional: an ETag you hold; 304 when it is still current."
+)
 
 
 def etag(version: int) -> str:

@@ -15,6 +15,7 @@ from application.idempotency import Outcome, RunIdempotently, StoredResponse
 from application.ports import UnitOfWork
 from interfaces.http.auth import principal_of
 from interfaces.http.dependencies import use_cases
+from interfaces.http.openapi import header_parameter
 
 T = TypeVar("T")
 
@@ -25,16 +26,12 @@ _KEY_HEADER: Final = "idempotency-key"
 _KEY_MAX: Final = 255
 
 #: The header in the OpenAPI document (the handlers read it from the request, see items.py).
-IDEMPOTENCY_KEY: Final = {
-    "name": _KEY_HEADER,
-    "in": "header",
-    "required": False,
-    "description": (
-        "Makes the request safe to retry: the first successful response is stored for 24 h "
-        "and replayed (with `Idempotent-Replayed: true`) for a repeat with the same body."
-    ),
-    "schema": {"type": "string", "minLength": 1, "maxLength": _KEY_MAX},
-}
+IDEMPOTENCY_KEY: Final = header_parameter(
+    _KEY_HEADER,
+    "Makes the request safe to retry: the first successful response is stored for 24 h "
+    "and replayed (with `Idempotent-Replayed: true`) for a repeat with the same body.",
+    {"type": "string", "minLength": 1, "maxLength": _KEY_MAX},
+)
 
 
 def idempotency_key(request: Request) -> str | None:

@@ -36,6 +36,19 @@ _DESCRIPTIONS: Final = {
 COMMON: Final = (500, 503)
 
 
+def header_parameter(
+    name: str, description: str, schema: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An optional request header as an OpenAPI parameter, for headers a handler reads itself."""
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     responses: dict[int | str, dict[str, Any]] = {}
     for status in (*statuses, *COMMON):

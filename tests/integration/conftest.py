@@ -29,5 +29,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
-def uow_factory(session_factory: async_sessionmaker[AsyncSession]) -> Callable[[], SqlUnitOfWork]:
-    return lambda: SqlUnitOfWork(session_factory)
+def uow_factory(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(engine, session_factory)

@@ -121,18 +121,19 @@ async def test_one_unit_uses_the_driver_or_the_session_never_both(
 
 
 async def test_behind_pgbouncer_every_unit_sets_its_timeouts_in_its_own_transaction(
-    session_factory: async_sessionmaker[AsyncSession], settings: Settings
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     """Transaction pooling keeps no session state, so each unit of work, reads included,
     begins a transaction and sets the timeouts in it (engine.py, unit_of_work.py)."""
     behind_pgbouncer = settings.model_copy(update={"pgbouncer": True, "statement_timeout": 0.7})
     setup = transaction_setup(behind_pgbouncer)
     show = "SELECT current_setting('statement_timeout')"
-    async with SqlUnitOfWork(session_factory, transaction_setup=setup) as uow:
+    async with SqlUnitOfWork(engine, session_factory, transaction_setup=setup) as uow:
         driver = await uow.driver(write=False)
         assert driver.is_in_transaction()
         assert await driver.fetchval(show) == "700ms"
-    async with SqlUnitOfWork(session_factory) as uow:  # set locally: gone with the transaction
+    # Set locally: gone with the transaction.
+    async with SqlUnitOfWork(engine, session_factory) as uow:
         driver = await uow.driver(write=False)
         assert not driver.is_in_transaction()
         assert await driver.fetchval(show) == "1500ms"
