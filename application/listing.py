@@ -127,6 +127,30 @@ class ListQuery:
             if bound is not None and (not bound.is_finite() or bound < 0):
                 raise InvalidQuery(name, "must be a number at least 0")
 
+    @classmethod
+    def parse(
+        cls,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        sort: Sort = Sort.CREATED_AT,
+        cursor: str | None = None,
+        q: str | None = None,
+        min_price: Decimal | None = None,
+        max_price: Decimal | None = None,
+        in_stock: bool | None = None,
+    ) -> ListQuery:
+        """The query as a caller states it: an encoded cursor (InvalidCursor if it is not one
+        of this sort's), an empty search meaning none."""
+        return cls(
+            limit=limit,
+            sort=sort,
+            after=Cursor.decode(cursor, sort) if cursor else None,
+            q=q or None,
+            min_price=min_price,
+            max_price=max_price,
+            in_stock=in_stock,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Page:

@@ -197,11 +197,11 @@ def _query(
 ) -> ListQuery:
     """The list query, or a usage error (exit 2) for a bad cursor or parameter."""
     try:
-        return ListQuery(
+        return ListQuery.parse(
             limit=limit,
             sort=sort,
-            after=Cursor.decode(cursor, sort) if cursor else None,
-            q=q or None,
+            cursor=cursor,
+            q=q,
             min_price=min_price,
             max_price=max_price,
             in_stock=in_stock,

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import WithJsonSchema
 from starlette.responses import Response
 
-from application.listing import MAX_LIMIT, Q_MAX, Cursor, ListQuery, Sort
+from application.listing import MAX_LIMIT, Q_MAX, ListQuery, Sort
 from domain.item import Item
 from interfaces.http.dependencies import use_cases
 from interfaces.http.etags import IF_MATCH, IF_NONE_MATCH, etag, expected_version, none_match
@@ -126,11 +126,11 @@ async def list_items(
     max_price: PriceBound = None,
     in_stock: bool | None = None,
 ) -> Response:
-    query = ListQuery(
+    query = ListQuery.parse(
         limit=limit,
         sort=sort,
-        after=Cursor.decode(cursor, sort) if cursor else None,
-        q=q or None,
+        cursor=cursor,
+        q=q,
         min_price=min_price,
         max_price=max_price,
         in_stock=in_stock,
