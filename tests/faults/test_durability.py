@@ -8,10 +8,12 @@ die unanswered; every one that was answered 201 must be found by a new server.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -23,9 +25,10 @@ from typing import Any
 import httpx
 import pytest
 
+from infrastructure.db import embedded
 from tests.faults.cluster import Database, wait_until
 from tests.faults.conftest import Serve, new_item, service_env
-from tests.servers import Server
+from tests.servers import Server, child_pids
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +102,11 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return Path(f"/proc/{pid}").exists() and "zombie" not in _proc_state(pid)
+    return Path(f"/proc/{pid}").exists() and not zombie(pid)
+
+
+def zombie(pid: int) -> bool:
+    return "zombie" in _proc_state(pid)
 
 
 def _proc_state(pid: int) -> str:
@@ -130,7 +137,43 @@ def embedded_data_dir() -> Iterator[Path]:
                 time.sleep(0.1)
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        reap_adopted_postgres()
         shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+_PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+@contextlib.contextmanager
+def adopting_orphans() -> Iterator[None]:
+    """Meanwhile, processes orphaned below this one are re-parented to it rather than to init.
+
+    One of them that dies then stays a zombie until this process reaps it: a slow init, under
+    the test's control. (Linux's child-subreaper flag; ctypes, as Python has no call for it.)
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+    try:
+        yield
+    finally:
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def reap_adopted_postgres() -> None:
+    """Reap the dead PostgreSQL processes this process adopted (see `adopting_orphans`)."""
+    for pid in child_pids(os.getpid()):
+        if zombie(pid) and Path(f"/proc/{pid}/comm").read_text().strip() == "postgres":
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def still_starting(server: Server) -> str:
+    """The server's output so far; fails at once if it has exited or reported a failure."""
+    output = server.output()
+    if server.process.poll() is not None or output.startswith("error:") or "\nerror:" in output:
+        raise AssertionError(f"server failed to start:\n{output}")
+    return output
 
 
 def embedded_env(data_dir: Path) -> dict[str, str | None]:
@@ -141,9 +184,11 @@ def test_acknowledged_items_survive_hard_kills_on_the_embedded_default(
     embedded_data_dir: Path, serve: Serve
 ) -> None:
     env = embedded_env(embedded_data_dir)
-    first = serve(env)
+    with adopting_orphans():  # the embedded PostgreSQL becomes this process's child
+        first = serve(env)
     postmaster = postmaster_pid(embedded_data_dir)
     assert postmaster is not None
+    assert postmaster in child_pids(os.getpid())
     acknowledged = kill_while_creating(first, acknowledged_before_kill=40)
 
     # The embedded PostgreSQL outlives its owner's hard kill; the next server attaches to it.
@@ -153,10 +198,19 @@ def test_acknowledged_items_survive_hard_kills_on_the_embedded_default(
     assert_all_present(second, acknowledged)
     acknowledged += kill_while_creating(second, acknowledged_before_kill=20, prefix="again")
 
-    # Now PostgreSQL dies as hard as its owner: the next start must recover it from disk.
+    # Now PostgreSQL dies as hard as its owner: the next start must recover it from disk. Until
+    # its parent reaps it, the dead postmaster is a zombie whose pid still exists (init takes a
+    # second or two): the next server waits for the reaping rather than attach to it.
     os.kill(postmaster, signal.SIGKILL)
-    wait_until(lambda: not alive(postmaster), within=10, what="the postmaster to die")
-    third = serve(env)
+    wait_until(lambda: zombie(postmaster), within=10, what="the postmaster to die")
+    third = serve(env, ready=False)
+    wait_until(
+        lambda: "waiting for it to be reaped" in still_starting(third),
+        within=60,
+        what="the server to wait for the dead postmaster",
+    )
+    os.waitpid(postmaster, 0)
+    third.wait_ready()
     restarted = postmaster_pid(embedded_data_dir)
     assert restarted not in (None, postmaster)
     assert_all_present(third, acknowledged)
@@ -164,3 +218,26 @@ def test_acknowledged_items_survive_hard_kills_on_the_embedded_default(
     # The owners killed above are forgotten: the last clean exit stops the embedded server.
     assert third.terminate() == 0
     wait_until(lambda: not alive(restarted), within=15, what="the embedded PostgreSQL to stop")
+
+
+def test_a_postmaster_never_reaped_fails_the_start_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL cannot restart while its dead predecessor's pid exists: say so, in time."""
+    dead = subprocess.Popen(["sleep", "60"])
+    try:
+        dead.kill()
+        wait_until(lambda: zombie(dead.pid), within=10, what="the process to die")
+        pgdata = tmp_path / "data" / "pgdata"
+        pgdata.mkdir(parents=True)
+        (pgdata / "postmaster.pid").write_text(f"{dead.pid}\n{pgdata}\n")
+        monkeypatch.setattr(embedded, "REAP_WAIT", 0.2)
+
+        with pytest.raises(embedded.EmbeddedDatabaseError) as raised:
+            embedded.start_embedded(tmp_path / "data")
+    finally:
+        dead.wait()
+    assert str(raised.value) == (
+        f"the embedded PostgreSQL (pid {dead.pid}) died and its parent process has not reaped "
+        "it within 0.2s; it cannot be restarted until it is"
+    )
