@@ -9,28 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from application.errors import ApplicationError
-from application.ports import UnitOfWork, UnitOfWorkFactory
+from application.ports import IdempotencyRecord, StoredResponse, UnitOfWork, UnitOfWorkFactory
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """What the caller got the first time: status, the headers worth repeating, the body."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyRecord:
-    key: str
-    fingerprint: str  # of the request: the same key with another request is refused
-    response: StoredResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +31,6 @@ class IdempotencyKeyInUse(ApplicationError):
 class IdempotencyKeyReused(ApplicationError):
     def __init__(self) -> None:
         super().__init__("this Idempotency-Key was already used for a different request")
-
-
-class IdempotencyStore(Protocol):
-    """Idempotency records, within the unit of work's transaction. `scope` separates callers."""
-
-    async def acquire(self, scope: str, key: str) -> bool:
-        """Hold the key until the transaction ends; False when another transaction holds it."""
-
-    async def find(self, scope: str, key: str) -> IdempotencyRecord | None:
-        """The unexpired record for the key, if any."""
-
-    async def save(self, scope: str, record: IdempotencyRecord) -> None: ...
 
 
 class RunIdempotently:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import Protocol, Self
 from uuid import UUID
 
 from application.listing import ListQuery
 from domain.item import Item, ItemChanges
-
-if TYPE_CHECKING:  # the idempotency module builds on these ports
-    from application.idempotency import IdempotencyStore
 
 
 class ItemRepository(Protocol):
@@ -42,6 +40,34 @@ class ItemRepository(Protocol):
 
     async def skus_taken(self, skus: Sequence[str]) -> set[str]:
         """Which of `skus` already belong to stored items."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """What the caller got the first time: status, the headers worth repeating, the body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    key: str
+    fingerprint: str  # of the request: the same key with another request is refused
+    response: StoredResponse
+
+
+class IdempotencyStore(Protocol):
+    """Idempotency records, within the unit of work's transaction. `scope` separates callers."""
+
+    async def acquire(self, scope: str, key: str) -> bool:
+        """Hold the key until the transaction ends; False when another transaction holds it."""
+
+    async def find(self, scope: str, key: str) -> IdempotencyRecord | None:
+        """The unexpired record for the key, if any."""
+
+    async def save(self, scope: str, record: IdempotencyRecord) -> None: ...
 
 
 class UnitOfWork(Protocol):

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from application.idempotency import IdempotencyRecord, StoredResponse
+from application.ports import IdempotencyRecord, StoredResponse
 from infrastructure.db.compiled import compile_statement
 from infrastructure.db.errors import unavailable_on_outage
 from infrastructure.db.tables import IdempotencyRow

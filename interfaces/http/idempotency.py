@@ -11,8 +11,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from application.idempotency import Outcome, RunIdempotently, StoredResponse
-from application.ports import UnitOfWork
+from application.idempotency import Outcome, RunIdempotently
+from application.ports import StoredResponse, UnitOfWork
 from interfaces.http.auth import principal_of
 from interfaces.http.dependencies import use_cases
 from interfaces.http.openapi import header_parameter

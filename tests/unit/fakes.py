@@ -8,8 +8,8 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from application.idempotency import IdempotencyRecord
 from application.listing import ListQuery
+from application.ports import IdempotencyRecord
 from domain.errors import DuplicateSku, ItemNotFound
 from domain.item import Item, ItemChanges
 
