@@ -26,6 +26,7 @@ class InMemoryItemRepository:
         for index, item in enumerate(items):
             if item.sku in taken:
                 raise DuplicateSku(item.sku, index=index if len(items) > 1 else None)
+            taken.add(item.sku)  # a sku repeated within the batch is taken by its first use
         for item in items:
             self.items[item.id] = item
 
@@ -91,16 +92,21 @@ def _matches(item: Item, query: ListQuery) -> bool:
 
 
 class InMemoryIdempotencyStore:
-    """Records keyed by (scope, key); `held` is shared by all units of work, like a lock table."""
+    """One transaction's view of the records keyed by (scope, key): its own saves stay private
+    until the unit of work publishes them. `held` is shared by every unit of work, like the
+    database's lock table; a transaction may take a key it holds again."""
 
     def __init__(
         self, records: dict[tuple[str, str], IdempotencyRecord], held: set[tuple[str, str]]
     ) -> None:
         self.records = records
         self.held = held
+        self.saved: dict[tuple[str, str], IdempotencyRecord] = {}
         self.mine: set[tuple[str, str]] = set()
 
     async def acquire(self, scope: str, key: str) -> bool:
+        if (scope, key) in self.mine:
+            return True
         if (scope, key) in self.held:
             return False
         self.held.add((scope, key))
@@ -108,29 +114,48 @@ class InMemoryIdempotencyStore:
         return True
 
     async def find(self, scope: str, key: str) -> IdempotencyRecord | None:
-        return self.records.get((scope, key))
+        return self.saved.get((scope, key)) or self.records.get((scope, key))
 
     async def save(self, scope: str, record: IdempotencyRecord) -> None:
-        self.records[(scope, record.key)] = record
+        self.saved[(scope, record.key)] = record
 
-    def release(self) -> None:
+    def end(self, *, commit: bool) -> None:
+        """The transaction is over: publish its records or drop them, release its keys."""
+        if commit:
+            self.records.update(self.saved)
+        self.saved.clear()
         self.held.difference_update(self.mine)
         self.mine.clear()
 
 
 class InMemoryUnitOfWork:
-    """Works on a copy of the store; only commit() publishes it, like a transaction."""
+    """Transactions over a shared store: each works on its own copy, and commit() publishes
+    only the items it wrote or deleted, so units open at once keep each other's commits."""
 
-    def __init__(self, store: dict[UUID, Item]) -> None:
+    def __init__(
+        self,
+        store: dict[UUID, Item],
+        idempotency_records: dict[tuple[str, str], IdempotencyRecord] | None = None,
+        held_keys: set[tuple[str, str]] | None = None,
+    ) -> None:
         self.store = store
-        self.committed = False
-        self.idempotency_records: dict[tuple[str, str], IdempotencyRecord] = {}
-        self.held_keys: set[tuple[str, str]] = set()
+        self.idempotency_records = {} if idempotency_records is None else idempotency_records
+        self.held_keys = set() if held_keys is None else held_keys
+        self._active = False
+
+    @property
+    def items(self) -> InMemoryItemRepository:
+        self._check_active()
+        return self._items
+
+    @property
+    def idempotency(self) -> InMemoryIdempotencyStore:
+        self._check_active()
+        return self._idempotency
 
     async def __aenter__(self) -> Self:
-        self.items = InMemoryItemRepository(dict(self.store))
-        self.idempotency = InMemoryIdempotencyStore(dict(self.idempotency_records), self.held_keys)
-        self.committed = False
+        self._active = True
+        self._begin()
         return self
 
     async def __aexit__(
@@ -139,17 +164,36 @@ class InMemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.idempotency.release()
-        self.items = InMemoryItemRepository({})
+        self._active = False
+        self._idempotency.end(commit=False)
 
     async def commit(self) -> None:
-        self.store.clear()
-        self.store.update(self.items.items)
-        self.idempotency_records.update(self.idempotency.records)
-        self.committed = True
+        self._check_active()
+        written = self._items.items
+        for item_id in self._snapshot.keys() - written.keys():
+            self.store.pop(item_id, None)
+        for item_id, item in written.items():
+            if self._snapshot.get(item_id) is not item:
+                self.store[item_id] = item
+        self._idempotency.end(commit=True)
+        self._begin()
 
     async def rollback(self) -> None:
-        self.items = InMemoryItemRepository(dict(self.store))
+        self._check_active()
+        self._idempotency.end(commit=False)
+        self._begin()
+
+    def _begin(self) -> None:
+        self._snapshot = dict(self.store)
+        self._items = self._repository(dict(self._snapshot))
+        self._idempotency = InMemoryIdempotencyStore(self.idempotency_records, self.held_keys)
+
+    def _repository(self, items: dict[UUID, Item]) -> InMemoryItemRepository:
+        return InMemoryItemRepository(items)
+
+    def _check_active(self) -> None:
+        if not self._active:
+            raise RuntimeError("the unit of work is used outside its `async with` block")
 
 
 class _RecordingItemRepository(InMemoryItemRepository):
@@ -171,7 +215,8 @@ class RecordingUnitOfWork(InMemoryUnitOfWork):
         self.batches: list[int] = []
 
     async def __aenter__(self) -> Self:
-        await super().__aenter__()
         self.transactions += 1
-        self.items = _RecordingItemRepository(self.items.items, self.batches)
-        return self
+        return await super().__aenter__()
+
+    def _repository(self, items: dict[UUID, Item]) -> InMemoryItemRepository:
+        return _RecordingItemRepository(items, self.batches)

@@ -1,0 +1,105 @@
+"""What every UnitOfWork does: one transaction, kept only when committed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.contract.helpers import UowFactory, new_item, store, stored
+
+
+async def test_committed_work_is_kept(uow_factory: UowFactory) -> None:
+    item = new_item("UOW-1")
+    async with uow_factory() as uow:
+        await uow.items.add(item)
+        assert await uow.items.get(item.id) == item  # its own writes, before the commit
+        await uow.commit()
+    assert await stored(uow_factory, item.id) == item
+
+
+async def test_work_not_committed_is_rolled_back(uow_factory: UowFactory) -> None:
+    kept, dropped = new_item("UOW-2"), new_item("UOW-3")
+    await store(uow_factory, kept)
+    async with uow_factory() as uow:
+        await uow.items.add(dropped)
+        await uow.items.delete(kept.id, expected_version=None)
+    assert await stored(uow_factory, dropped.id) is None
+    assert await stored(uow_factory, kept.id) == kept
+
+
+async def test_work_is_rolled_back_on_an_exception(uow_factory: UowFactory) -> None:
+    item = new_item("UOW-4")
+
+    async def fail_midway() -> None:
+        async with uow_factory() as uow:
+            await uow.items.add(item)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await fail_midway()
+    assert await stored(uow_factory, item.id) is None
+
+
+async def test_rollback_discards_the_work_so_far_and_the_unit_goes_on(
+    uow_factory: UowFactory,
+) -> None:
+    dropped, kept = new_item("UOW-5"), new_item("UOW-6")
+    async with uow_factory() as uow:
+        await uow.items.add(dropped)
+        await uow.rollback()
+        assert await uow.items.get(dropped.id) is None
+        await uow.items.add(kept)
+        await uow.commit()
+    assert await stored(uow_factory, dropped.id) is None
+    assert await stored(uow_factory, kept.id) == kept
+
+
+async def test_work_after_a_commit_needs_a_commit_of_its_own(uow_factory: UowFactory) -> None:
+    kept, dropped = new_item("UOW-7"), new_item("UOW-8")
+    async with uow_factory() as uow:
+        await uow.items.add(kept)
+        await uow.commit()
+        await uow.items.add(dropped)
+    assert await stored(uow_factory, kept.id) == kept
+    assert await stored(uow_factory, dropped.id) is None
+
+
+async def test_units_open_at_once_keep_each_others_commits(uow_factory: UowFactory) -> None:
+    existing = new_item("UOW-9")
+    await store(uow_factory, existing)
+    first, second = new_item("UOW-10"), new_item("UOW-11")
+    async with uow_factory() as one, uow_factory() as other:
+        await one.items.add(first)
+        await other.items.add(second)
+        await other.items.delete(existing.id, expected_version=None)
+        await other.commit()
+        await one.commit()
+    assert await stored(uow_factory, first.id) == first
+    assert await stored(uow_factory, second.id) == second
+    assert await stored(uow_factory, existing.id) is None
+
+
+async def test_a_unit_is_refused_outside_its_block(uow_factory: UowFactory) -> None:
+    item = new_item("UOW-12")
+    await store(uow_factory, item)
+    uow = uow_factory()
+    async with uow:
+        await uow.items.get(item.id)
+    with pytest.raises(RuntimeError):
+        await uow.items.get(item.id)
+    with pytest.raises(RuntimeError):
+        await uow.items.delete(item.id, expected_version=None)
+    with pytest.raises(RuntimeError):
+        await uow.commit()
+    assert await stored(uow_factory, item.id) == item
+
+
+async def test_a_unit_can_be_used_again_for_another_transaction(uow_factory: UowFactory) -> None:
+    first, second = new_item("UOW-13"), new_item("UOW-14")
+    uow = uow_factory()
+    async with uow:
+        await uow.items.add(first)
+        await uow.commit()
+    async with uow:
+        assert await uow.items.get(first.id) == first
+        await uow.items.add(second)
+    assert await stored(uow_factory, second.id) is None
