@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.helpers import UowFactory, new_item, store, stored
+from domain.errors import DuplicateSku, InsufficientStock
+from tests.contract.helpers import UowFactory, later, new_item, store, stored
 
 
 async def test_committed_work_is_kept(uow_factory: UowFactory) -> None:
@@ -103,3 +104,49 @@ async def test_a_unit_can_be_used_again_for_another_transaction(uow_factory: Uow
         assert await uow.items.get(first.id) == first
         await uow.items.add(second)
     assert await stored(uow_factory, second.id) is None
+
+
+async def test_a_unit_reads_what_others_committed_meanwhile(uow_factory: UowFactory) -> None:
+    item, added = new_item("UOW-15"), new_item("UOW-16")
+    await store(uow_factory, item)
+    async with uow_factory() as reader:
+        assert await reader.items.get(added.id) is None
+        async with uow_factory() as writer:
+            await writer.items.add(added)
+            await writer.items.delete(item.id, expected_version=None)
+            await writer.commit()
+        assert await reader.items.get(added.id) == added
+        assert await reader.items.get(item.id) is None
+
+
+async def test_a_sku_committed_by_another_unit_meanwhile_is_taken(
+    uow_factory: UowFactory,
+) -> None:
+    async with uow_factory() as late:
+        await late.items.add(new_item("UOW-17"))
+        await store(uow_factory, new_item("UOW-18"))
+        with pytest.raises(DuplicateSku):
+            await late.items.add(new_item("UOW-18", name="late"))
+    async with uow_factory() as uow:
+        assert await uow.items.skus_taken(["UOW-17", "UOW-18"]) == {"UOW-18"}
+
+
+async def test_units_open_at_once_lose_no_stock_adjustment(uow_factory: UowFactory) -> None:
+    item = new_item("UOW-19", quantity=10)
+    await store(uow_factory, item)
+    async with uow_factory() as one:
+        await one.items.get(item.id)
+        async with uow_factory() as other:
+            await other.items.adjust_stock(item.id, -4, now=later(1))
+            await other.commit()
+        with pytest.raises(InsufficientStock):
+            await one.items.adjust_stock(item.id, -7, now=later(2))
+    async with uow_factory() as one:
+        await one.items.get(item.id)
+        async with uow_factory() as other:
+            await other.items.adjust_stock(item.id, 5, now=later(3))
+            await other.commit()
+        adjusted = await one.items.adjust_stock(item.id, -11, now=later(4))
+        await one.commit()
+    assert (adjusted.quantity, adjusted.version) == (0, 4)
+    assert await stored(uow_factory, item.id) == adjusted

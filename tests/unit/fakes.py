@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -15,23 +15,30 @@ from domain.item import Item, ItemChanges
 
 
 class InMemoryItemRepository:
-    def __init__(self, items: dict[UUID, Item]) -> None:
-        self.items = items
+    """One transaction's items: its own writes over the shared committed ones, which it reads
+    as they are now (PostgreSQL's read committed), so it cannot take a sku another transaction
+    committed meanwhile, nor adjust stock from a stale quantity."""
+
+    def __init__(self, committed: dict[UUID, Item]) -> None:
+        self.committed = committed
+        self.written: dict[UUID, Item | None] = {}  # None: deleted
 
     async def add(self, item: Item) -> None:
         await self.add_many([item])
 
     async def add_many(self, items: Sequence[Item]) -> None:
-        taken = {item.sku for item in self.items.values()}
+        taken = {item.sku for item in self._visible()}
         for index, item in enumerate(items):
             if item.sku in taken:
                 raise DuplicateSku(item.sku, index=index if len(items) > 1 else None)
             taken.add(item.sku)  # a sku repeated within the batch is taken by its first use
         for item in items:
-            self.items[item.id] = item
+            self.written[item.id] = item
 
     async def get(self, item_id: UUID) -> Item | None:
-        return self.items.get(item_id)
+        if item_id in self.written:
+            return self.written[item_id]
+        return self.committed.get(item_id)
 
     async def list(self, query: ListQuery) -> list[Item]:
         field = query.sort.field.value
@@ -39,7 +46,7 @@ class InMemoryItemRepository:
         def key(item: Item) -> tuple[object, UUID]:
             return getattr(item, field), item.id
 
-        selected = [item for item in self.items.values() if _matches(item, query)]
+        selected = [item for item in self._visible() if _matches(item, query)]
         selected.sort(key=key, reverse=query.sort.descending)
         if query.after is not None:
             seek = (query.after.value, query.after.id)
@@ -52,28 +59,42 @@ class InMemoryItemRepository:
     async def update(
         self, item_id: UUID, changes: ItemChanges, *, expected_version: int | None, now: datetime
     ) -> Item:
-        item = self._current(item_id)
+        item = await self._current(item_id)
         item.check_version(expected_version)
         sku = changes.values.get("sku")
-        if sku is not None and any(i.sku == sku and i.id != item_id for i in self.items.values()):
+        if sku is not None and any(i.sku == sku and i.id != item_id for i in self._visible()):
             raise DuplicateSku(sku)
-        self.items[item_id] = updated = item.apply(changes, now=now)
+        self.written[item_id] = updated = item.apply(changes, now=now)
         return updated
 
     async def adjust_stock(self, item_id: UUID, delta: int, *, now: datetime) -> Item:
-        self.items[item_id] = adjusted = self._current(item_id).adjust_stock(delta, now=now)
+        adjusted = (await self._current(item_id)).adjust_stock(delta, now=now)
+        self.written[item_id] = adjusted
         return adjusted
 
     async def delete(self, item_id: UUID, *, expected_version: int | None) -> None:
-        self._current(item_id).check_version(expected_version)
-        del self.items[item_id]
+        (await self._current(item_id)).check_version(expected_version)
+        self.written[item_id] = None
 
     async def skus_taken(self, skus: Sequence[str]) -> set[str]:
         wanted = set(skus)
-        return {item.sku for item in self.items.values() if item.sku in wanted}
+        return {item.sku for item in self._visible() if item.sku in wanted}
 
-    def _current(self, item_id: UUID) -> Item:
-        item = self.items.get(item_id)
+    def publish(self) -> None:
+        """Commit: the transaction's writes become everyone's."""
+        for item_id, item in self.written.items():
+            if item is None:
+                self.committed.pop(item_id, None)
+            else:
+                self.committed[item_id] = item
+        self.written.clear()
+
+    def _visible(self) -> Iterator[Item]:
+        merged = {**self.committed, **self.written}
+        return (item for item in merged.values() if item is not None)
+
+    async def _current(self, item_id: UUID) -> Item:
+        item = await self.get(item_id)
         if item is None:
             raise ItemNotFound(item_id)
         return item
@@ -129,8 +150,8 @@ class InMemoryIdempotencyStore:
 
 
 class InMemoryUnitOfWork:
-    """Transactions over a shared store: each works on its own copy, and commit() publishes
-    only the items it wrote or deleted, so units open at once keep each other's commits."""
+    """Transactions over a shared store: writes stay private until commit() publishes them;
+    leaving the block without committing drops them."""
 
     def __init__(
         self,
@@ -169,12 +190,7 @@ class InMemoryUnitOfWork:
 
     async def commit(self) -> None:
         self._check_active()
-        written = self._items.items
-        for item_id in self._snapshot.keys() - written.keys():
-            self.store.pop(item_id, None)
-        for item_id, item in written.items():
-            if self._snapshot.get(item_id) is not item:
-                self.store[item_id] = item
+        self._items.publish()
         self._idempotency.end(commit=True)
         self._begin()
 
@@ -184,12 +200,11 @@ class InMemoryUnitOfWork:
         self._begin()
 
     def _begin(self) -> None:
-        self._snapshot = dict(self.store)
-        self._items = self._repository(dict(self._snapshot))
+        self._items = self._repository(self.store)
         self._idempotency = InMemoryIdempotencyStore(self.idempotency_records, self.held_keys)
 
-    def _repository(self, items: dict[UUID, Item]) -> InMemoryItemRepository:
-        return InMemoryItemRepository(items)
+    def _repository(self, committed: dict[UUID, Item]) -> InMemoryItemRepository:
+        return InMemoryItemRepository(committed)
 
     def _check_active(self) -> None:
         if not self._active:
@@ -197,8 +212,8 @@ class InMemoryUnitOfWork:
 
 
 class _RecordingItemRepository(InMemoryItemRepository):
-    def __init__(self, items: dict[UUID, Item], batches: list[int]) -> None:
-        super().__init__(items)
+    def __init__(self, committed: dict[UUID, Item], batches: list[int]) -> None:
+        super().__init__(committed)
         self._batches = batches
 
     async def add_many(self, items: Sequence[Item]) -> None:
@@ -218,5 +233,5 @@ class RecordingUnitOfWork(InMemoryUnitOfWork):
         self.transactions += 1
         return await super().__aenter__()
 
-    def _repository(self, items: dict[UUID, Item]) -> InMemoryItemRepository:
-        return _RecordingItemRepository(items, self.batches)
+    def _repository(self, committed: dict[UUID, Item]) -> InMemoryItemRepository:
+        return _RecordingItemRepository(committed, self.batches)
