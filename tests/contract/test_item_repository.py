@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from application.listing import Cursor, ListQuery, Sort
 from domain.errors import (
@@ -89,23 +92,25 @@ def in_order(items: list[Item], sort: Sort) -> list[Item]:
     return sorted(items, key=lambda i: (getattr(i, field), i.id), reverse=sort.descending)
 
 
-async def walk(uow_factory: UowFactory, query: ListQuery) -> list[Item]:
-    """Every page of the query, one unit of work per page as the use cases do."""
+Lister = Callable[[ListQuery], Awaitable[list[Item]]]
+
+
+def in_new_units(uow_factory: UowFactory) -> Lister:
+    """Lists each page in a unit of work of its own, as the use cases do."""
+
+    async def list_page(query: ListQuery) -> list[Item]:
+        async with uow_factory() as uow:
+            return await uow.items.list(query)
+
+    return list_page
+
+
+async def walk(list_page: Lister, query: ListQuery) -> list[Item]:
+    """Every page of the query, each asked for after the last item of the one before."""
     seen: list[Item] = []
     after = None
     while True:
-        async with uow_factory() as uow:
-            found = await uow.items.list(
-                ListQuery(
-                    limit=query.limit,
-                    sort=query.sort,
-                    after=after,
-                    q=query.q,
-                    min_price=query.min_price,
-                    max_price=query.max_price,
-                    in_stock=query.in_stock,
-                )
-            )
+        found = await list_page(replace(query, after=after))
         assert len(found) <= query.limit + 1
         seen.extend(found[: query.limit])
         if len(found) <= query.limit:
@@ -119,7 +124,9 @@ async def test_pages_walk_every_sort_in_order_with_ties_broken_by_id(
 ) -> None:
     items = catalog()
     await store(uow_factory, *items)
-    assert await walk(uow_factory, ListQuery(limit=2, sort=sort)) == in_order(items, sort)
+    assert await walk(in_new_units(uow_factory), ListQuery(limit=2, sort=sort)) == in_order(
+        items, sort
+    )
 
 
 async def test_a_page_holds_one_more_item_when_there_are_more(uow_factory: UowFactory) -> None:
@@ -172,7 +179,7 @@ async def test_q_is_a_case_insensitive_substring_of_name_or_sku(
     uow_factory: UowFactory, q: str, skus: set[str]
 ) -> None:
     await store(uow_factory, *searchable())
-    found = await walk(uow_factory, ListQuery(limit=2, sort=Sort.NAME, q=q))
+    found = await walk(in_new_units(uow_factory), ListQuery(limit=2, sort=Sort.NAME, q=q))
     assert {item.sku for item in found} == skus
 
 
@@ -196,7 +203,7 @@ async def test_filters_combine(
 ) -> None:
     await store(uow_factory, *searchable())
     query = ListQuery(limit=1, sort=Sort.PRICE_DESC, **filters)
-    found = await walk(uow_factory, query)
+    found = await walk(in_new_units(uow_factory), query)
     assert [item.sku for item in found] == [
         item.sku for item in in_order(searchable(), Sort.PRICE_DESC) if item.sku in skus
     ]
@@ -365,3 +372,56 @@ async def test_delete_of_an_unknown_item_is_not_found(
     with pytest.raises(ItemNotFound):
         async with uow_factory() as uow:
             await uow.items.delete(uuid4(), expected_version=expected_version)
+
+
+# Any catalog, any query: lower-case ASCII text, which every collation orders alike.
+
+TEXT = st.text("abc", min_size=1, max_size=3)
+PRICES = st.sampled_from([Decimal("0.00"), Decimal("1.50"), Decimal("2.00"), Decimal("9.99")])
+CATALOGS = st.lists(
+    st.builds(
+        lambda sku, name, price, quantity, second: new_item(
+            sku, name=name, price=price, quantity=quantity, at=later(second)
+        ),
+        sku=TEXT.map(str.upper),
+        name=TEXT,
+        price=PRICES,
+        quantity=st.integers(0, 2),
+        second=st.integers(0, 2),
+    ),
+    min_size=1,
+    max_size=12,
+    unique_by=lambda item: item.sku,
+)
+QUERIES = st.builds(
+    ListQuery,
+    limit=st.integers(1, 4),
+    sort=st.sampled_from(Sort),
+    q=st.none() | st.text("abcAB", min_size=1, max_size=2),
+    min_price=st.none() | PRICES,
+    max_price=st.none() | PRICES,
+    in_stock=st.none() | st.booleans(),
+)
+
+
+def matches(item: Item, query: ListQuery) -> bool:
+    q = (query.q or "").lower()
+    return (
+        (q in item.name or q in item.sku.lower())
+        and (query.min_price is None or item.price >= query.min_price)
+        and (query.max_price is None or item.price <= query.max_price)
+        and (query.in_stock is None or (item.quantity > 0) is query.in_stock)
+    )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(items=CATALOGS, query=QUERIES)
+async def test_pages_hold_exactly_the_matching_items_in_order(
+    uow_factory: UowFactory, items: list[Item], query: ListQuery
+) -> None:
+    async with uow_factory() as uow:  # never committed: every example starts from nothing
+        await uow.items.add_many(items)
+        found = await walk(uow.items.list, query)
+    assert found == [item for item in in_order(items, query.sort) if matches(item, query)]
