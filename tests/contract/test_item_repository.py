@@ -112,7 +112,9 @@ async def walk(list_page: Lister, query: ListQuery) -> list[Item]:
     while True:
         found = await list_page(replace(query, after=after))
         assert len(found) <= query.limit + 1
-        seen.extend(found[: query.limit])
+        page = found[: query.limit]
+        assert not set(page) & set(seen), "a page repeats items"  # or the walk never ends
+        seen.extend(page)
         if len(found) <= query.limit:
             return seen
         after = Cursor.after(found[query.limit - 1], query.sort)
