@@ -90,6 +90,8 @@ async def test_a_unit_is_refused_outside_its_block(uow_factory: UowFactory) -> N
     with pytest.raises(RuntimeError):
         await uow.items.delete(item.id, expected_version=None)
     with pytest.raises(RuntimeError):
+        await uow.idempotency.find("alice", "k-1")
+    with pytest.raises(RuntimeError):
         await uow.commit()
     assert await stored(uow_factory, item.id) == item
 
