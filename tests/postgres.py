@@ -32,6 +32,8 @@ DEFAULT_IMAGE: Final = "postgres:16-alpine"
 HARNESS_OPTIONS: Final = "-c lock_timeout=10s -c statement_timeout=60s"
 #: The tables every database test empties behind it.
 TABLES: Final = ("items", "idempotency_keys")
+#: The state file, in the run's state directory.
+_STATE: Final = "postgres.json"
 
 # Connect to published ports on localhost (not the bridge address a containerised runner would
 # pick), and skip Ryuk where its image cannot be pulled: the main process stops the container.
@@ -107,11 +109,30 @@ class SharedServer:
 
 def shared_server(state_dir: Path) -> SharedServer:
     """The run's server: started (and its template migrated) by the first caller of the run."""
-    state_file = state_dir / "postgres.json"
     with FileLock(state_dir / "postgres.lock"):
-        if not state_file.exists():
-            state_file.write_text(json.dumps(_start()))
-        state: dict[str, Any] = json.loads(state_file.read_text())
+        if not (state_dir / _STATE).exists():
+            (state_dir / _STATE).write_text(json.dumps(_start()))
+    return _recorded(state_dir)
+
+
+def release_shared_server(state_dir: Path) -> SharedServer | None:
+    """Stop the run's container (or drop the template from TEST_DATABASE_URL's server), if the
+    run started one; what it was, for the run's report."""
+    if not (state_dir / _STATE).exists():
+        return None
+    try:
+        shared = _recorded(state_dir)
+    except NoDatabase:
+        return None
+    if shared.container_id is not None:
+        _stop_container(shared.container_id)
+    else:
+        shared.server.drop_database(shared.template)
+    return shared
+
+
+def _recorded(state_dir: Path) -> SharedServer:
+    state: dict[str, Any] = json.loads((state_dir / _STATE).read_text())
     if "error" in state:
         raise NoDatabase(state["error"])
     return SharedServer(
@@ -120,19 +141,6 @@ def shared_server(state_dir: Path) -> SharedServer:
         template=state["template"],
         container_id=state["container_id"],
     )
-
-
-def release_shared_server(state_dir: Path) -> SharedServer | None:
-    """Stop the run's container (or drop the template from TEST_DATABASE_URL's server)."""
-    try:
-        shared = shared_server(state_dir)
-    except (FileNotFoundError, NoDatabase):
-        return None
-    if shared.container_id is not None:
-        _stop_container(shared.container_id)
-    else:
-        shared.server.drop_database(shared.template)
-    return shared
 
 
 def _start() -> dict[str, Any]:
