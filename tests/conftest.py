@@ -30,7 +30,7 @@ from tests.postgres import (
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / ".pytest-db-report.json"
 DB_TEST_DIRS = frozenset({"integration", "api", "cli", "faults"})
-#: What the tests' subprocesses import from the repository (site-packages is compiled on sync).
+#: What the run's processes import from the repository (site-packages is compiled on sync).
 PACKAGES: Final = ("domain", "application", "infrastructure", "interfaces", "tests")
 
 _STATE_DIR = pytest.StashKey[Path]()
