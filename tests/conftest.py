@@ -1,27 +1,108 @@
-"""Shared fixtures: one PostgreSQL per session, a fresh migrated database, isolation per test."""
+"""Shared fixtures: one PostgreSQL per run, a migrated database per worker, isolation per test.
+
+Runs in parallel under pytest-xdist. The main process (the xdist controller, or the only process
+without xdist) owns the run: it compiles the project's bytecode, makes the state directory the
+workers share, counts the database tests of every worker, writes the report and stops the server.
+"""
 
 from __future__ import annotations
 
+import compileall
 import json
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-import psycopg
 import pytest
 
-from infrastructure.db import schema
-from tests.postgres import HOW_TO_PROVIDE, NoDatabase, PostgresServer, postgres_server
+from tests.postgres import (
+    HOW_TO_PROVIDE,
+    NoDatabase,
+    PostgresServer,
+    SharedServer,
+    empty_tables,
+    release_shared_server,
+    shared_server,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / ".pytest-db-report.json"
 DB_TEST_DIRS = frozenset({"integration", "api", "cli", "faults"})
+#: What the run's processes import from the repository (site-packages is compiled on sync).
+PACKAGES: Final = ("domain", "application", "infrastructure", "interfaces", "tests")
 
-_report: dict[str, Any] = {"source": None, "db_tests_passed": 0, "db_tests_failed": 0}
+_STATE_DIR = pytest.StashKey[Path]()
+_WORKER_STATE_DIR: Final = "stockroom_state_dir"
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    REPORT.unlink(missing_ok=True)
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _state_dir(config: pytest.Config) -> Path:
+    if _is_worker(config):
+        return Path(config.workerinput[_WORKER_STATE_DIR])  # type: ignore[attr-defined]
+    return config.stash[_STATE_DIR]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _is_worker(config):
+        return
+    # PYTHONDONTWRITEBYTECODE (set on many machines and images) only stops Python from writing
+    # bytecode, not from reading it: compiled once here, every `stockroom` process and xdist
+    # worker the run starts loads the project's modules instead of compiling them again.
+    for package in PACKAGES:
+        compileall.compile_dir(ROOT / package, quiet=1)
+    state_dir = Path(tempfile.mkdtemp(prefix="stockroom-pytest-"))
+    config.stash[_STATE_DIR] = state_dir
+    config.pluginmanager.register(_RunReport(state_dir))
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_ShareStateDir(state_dir))
+
+
+class _ShareStateDir:
+    """Hands the run's state directory to each xdist worker."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_WORKER_STATE_DIR] = str(self.state_dir)
+
+
+class _RunReport:
+    """The main process's bookkeeping; under xdist the controller receives every worker's test
+    reports, so each database test is counted there, once."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.counts = {"db_tests_passed": 0, "db_tests_failed": 0}
+
+    def pytest_sessionstart(self) -> None:
+        REPORT.unlink(missing_ok=True)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if "db" not in report.keywords:
+            return
+        if report.failed:
+            self.counts["db_tests_failed"] += 1
+        elif report.when == "call" and report.passed:
+            self.counts["db_tests_passed"] += 1
+
+    @pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
+    def pytest_sessionfinish(self) -> None:
+        shared = release_shared_server(self.state_dir)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        # Read by .ci/run: proof that the database tests ran, and against what.
+        report: dict[str, Any] = {
+            "source": shared.server.source if shared else None,
+            "image": shared.server.image if shared else None,
+            "server_version": shared.server_version if shared else None,
+            **self.counts,
+        }
+        REPORT.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,39 +112,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.db)
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if "db" not in report.keywords:
-        return
-    if report.failed:
-        _report["db_tests_failed"] += 1
-    elif report.when == "call" and report.passed:
-        _report["db_tests_passed"] += 1
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    # Read by .ci/run: proof that the database tests ran, and against what.
-    REPORT.write_text(json.dumps(_report, indent=2) + "\n")
-
-
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
+def _shared_server(request: pytest.FixtureRequest) -> SharedServer:
     try:
-        with postgres_server() as server:
-            _report.update(
-                source=server.source, image=server.image, server_version=server.server_version()
-            )
-            yield server
+        return shared_server(_state_dir(request.config))
     except NoDatabase as exc:
-        pytest.exit(f"no PostgreSQL for the database tests: {exc}; {HOW_TO_PROVIDE}", returncode=1)
+        message = f"no PostgreSQL for the database tests: {exc}; {HOW_TO_PROVIDE}"
+    # Not pytest.exit(), which an xdist worker turns into an internal error that loses the
+    # message: this test fails with it, and the session (under xdist, the run) stops.
+    request.session.shouldstop = message
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def database_name(pg_server: PostgresServer) -> Iterator[str]:
-    """A fresh database for this run, built by the migrations (never create_all)."""
-    name = pg_server.create_database("stockroom_test")
-    schema.upgrade(pg_server.url_for(name))
+def pg_server(_shared_server: SharedServer) -> PostgresServer:
+    """The run's PostgreSQL server (shared by every worker): create scratch databases on it."""
+    return _shared_server.server
+
+
+@pytest.fixture(scope="session")
+def database_name(_shared_server: SharedServer) -> Iterator[str]:
+    """This worker's database: a copy of one the migrations built (never create_all)."""
+    server = _shared_server.server
+    name = server.create_database("stockroom_test", template=_shared_server.template)
     yield name
-    pg_server.drop_database(name)
+    server.drop_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -79,12 +152,16 @@ def database_dsn(pg_server: PostgresServer, database_name: str) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every database test leaves empty tables behind (each run starts on a fresh database)."""
-    if request.node.get_closest_marker("db") is None:
-        yield
-        return
-    dsn: str = request.getfixturevalue("database_dsn")
+def _isolated(request: pytest.FixtureRequest) -> None:
+    """Every database test leaves empty tables behind (each worker starts on a fresh database)."""
+    if request.node.get_closest_marker("db") is not None:
+        request.getfixturevalue(_emptied_afterwards.__name__)
+
+
+@pytest.fixture
+async def _emptied_afterwards(database_dsn: str) -> AsyncIterator[None]:
+    # Async, on the tests' event loop: a blocking call here would stop the loop while work of
+    # the test (or of the session's app) is in flight on it, holding a lock the TRUNCATE waits
+    # for; that work could then never finish.
     yield
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("TRUNCATE items, idempotency_keys")
+    await empty_tables(database_dsn)

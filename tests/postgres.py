@@ -1,22 +1,42 @@
-"""Where the database tests get PostgreSQL: testcontainers by default, TEST_DATABASE_URL if set."""
+"""Where the database tests get PostgreSQL: testcontainers by default, TEST_DATABASE_URL if set.
+
+One server serves the whole run, every xdist worker included: the first process that needs it
+starts it under a file lock in the run's state directory, migrates a template database once and
+records both in a state file; every worker then copies its own database from the template
+(`CREATE DATABASE ... TEMPLATE` is a file copy, far cheaper than migrating). The main process,
+which outlives the workers, stops the server at the end of the run (`release_shared_server`).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
 
 import psycopg
+from filelock import FileLock
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from infrastructure.db import schema
+
 DEFAULT_IMAGE: Final = "postgres:16-alpine"
+#: Every statement of the harness gives up within seconds instead of hanging the run behind a
+#: lock some test left held.
+HARNESS_OPTIONS: Final = "-c lock_timeout=10s -c statement_timeout=60s"
+#: The tables every database test empties behind it.
+TABLES: Final = ("items", "idempotency_keys")
+#: The state file, in the run's state directory.
+_STATE: Final = "postgres.json"
 
 # Connect to published ports on localhost (not the bridge address a containerised runner would
-# pick), and skip Ryuk where its image cannot be pulled: the fixture stops its container itself.
+# pick), and skip Ryuk where its image cannot be pulled: the main process stops the container.
 os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 HOW_TO_PROVIDE: Final = (
     "start a Docker engine (tests run PostgreSQL in testcontainers, image from "
@@ -47,41 +67,126 @@ class PostgresServer:
             .render_as_string(hide_password=False)
         )
 
+    @contextmanager
+    def _admin(self) -> Iterator[psycopg.Connection[Any]]:
+        with psycopg.connect(
+            self.dsn, autocommit=True, connect_timeout=10, options=HARNESS_OPTIONS
+        ) as conn:
+            yield conn
+
     def server_version(self) -> str:
-        with psycopg.connect(self.dsn) as conn:
+        with self._admin() as conn:
             row = conn.execute("SHOW server_version").fetchone()
         return str(row[0]) if row else "unknown"
 
-    def create_database(self, prefix: str) -> str:
+    def create_database(self, prefix: str, *, template: str | None = None) -> str:
         name = f"{prefix}_{secrets.token_hex(4)}"
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template is not None:
+            statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
+        with self._admin() as conn:
+            conn.execute(statement)
         return name
 
     def drop_database(self, name: str) -> None:
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
+        with self._admin() as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
 
 
-def _libpq(url: str) -> str:
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+@dataclass(frozen=True)
+class SharedServer:
+    """The run's server as the state file records it."""
+
+    server: PostgresServer
+    server_version: str
+    #: A database the migrations built; test databases are copies of it.
+    template: str
+    #: The container to stop at the end of the run (None: TEST_DATABASE_URL's server).
+    container_id: str | None
 
 
-@contextmanager
-def _from_url(url: str) -> Iterator[PostgresServer]:
-    server = PostgresServer(dsn=_libpq(url), source="url", image=None)
+def shared_server(state_dir: Path) -> SharedServer:
+    """The run's server: started (and its template migrated) by the first caller of the run."""
+    with FileLock(state_dir / "postgres.lock"):
+        if not (state_dir / _STATE).exists():
+            (state_dir / _STATE).write_text(json.dumps(_start()))
+    return _recorded(state_dir)
+
+
+def release_shared_server(state_dir: Path) -> SharedServer | None:
+    """Stop the run's container (or drop the template from TEST_DATABASE_URL's server), if the
+    run started one; what it was, for the run's report."""
+    if not (state_dir / _STATE).exists():
+        return None
+    try:
+        shared = _recorded(state_dir)
+    except NoDatabase:
+        return None
+    if shared.container_id is not None:
+        _stop_container(shared.container_id)
+    else:
+        shared.server.drop_database(shared.template)
+    return shared
+
+
+def _recorded(state_dir: Path) -> SharedServer:
+    state: dict[str, Any] = json.loads((state_dir / _STATE).read_text())
+    if "error" in state:
+        raise NoDatabase(state["error"])
+    return SharedServer(
+        server=PostgresServer(**state["server"]),
+        server_version=state["server_version"],
+        template=state["template"],
+        container_id=state["container_id"],
+    )
+
+
+def _start() -> dict[str, Any]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    try:
+        server, container_id = (
+            (_from_url(url), None)
+            if url
+            else _from_container(os.environ.get("TEST_POSTGRES_IMAGE", DEFAULT_IMAGE))
+        )
+    except NoDatabase as exc:
+        return {"error": str(exc)}
+    template: str | None = None
+    try:
+        template = server.create_database("stockroom_template")
+        schema.upgrade(server.url_for(template))
+        version = server.server_version()
+    except Exception:
+        # Recorded, so that no other worker tries again: every one fails with this traceback.
+        if container_id is not None:
+            _stop_container(container_id)
+        elif template is not None:
+            server.drop_database(template)
+        return {"error": f"preparing the template database failed:\n{traceback.format_exc()}"}
+    return {
+        "server": asdict(server),
+        "server_version": version,
+        "template": template,
+        "container_id": container_id,
+    }
+
+
+def _from_url(url: str) -> PostgresServer:
+    server = PostgresServer(
+        dsn=make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+        source="url",
+        image=None,
+    )
     try:
         server.server_version()
     except psycopg.Error as exc:
         raise NoDatabase(f"TEST_DATABASE_URL does not answer ({type(exc).__name__})") from None
-    yield server
+    return server
 
 
-@contextmanager
-def _from_container(image: str) -> Iterator[PostgresServer]:
+def _from_container(image: str) -> tuple[PostgresServer, str]:
     try:
         # Imported here: with no Docker daemon answering, importing testcontainers can fail.
         from testcontainers.community.postgres import PostgresContainer  # noqa: PLC0415
@@ -96,18 +201,23 @@ def _from_container(image: str) -> Iterator[PostgresServer]:
         container.start()
     except Exception as exc:
         raise NoDatabase(f"cannot start a PostgreSQL container ({type(exc).__name__})") from None
-    try:
-        yield PostgresServer(dsn=container.get_connection_url(), source="container", image=image)
-    finally:
-        container.stop()
+    server = PostgresServer(dsn=container.get_connection_url(), source="container", image=image)
+    return server, str(container.get_wrapped_container().id)
 
 
-@contextmanager
-def postgres_server() -> Iterator[PostgresServer]:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        with _from_url(url) as server:
-            yield server
-    else:
-        with _from_container(os.environ.get("TEST_POSTGRES_IMAGE", DEFAULT_IMAGE)) as server:
-            yield server
+def _stop_container(container_id: str) -> None:
+    from testcontainers.core.docker_client import DockerClient  # noqa: PLC0415
+
+    DockerClient().client.containers.get(container_id).remove(force=True, v=True)
+
+
+async def empty_tables(dsn: str) -> None:
+    """Empty the tables, on the running event loop: whatever is in flight on it (a request of
+    the app under test, a transaction a test left open) may hold a lock this waits for, and it
+    can only finish if the loop keeps running meanwhile."""
+    async with await psycopg.AsyncConnection.connect(
+        dsn, autocommit=True, connect_timeout=10, options=HARNESS_OPTIONS
+    ) as conn:
+        await conn.execute(
+            sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, TABLES)))
+        )

@@ -50,7 +50,9 @@ async def _purge_idempotency_records(container: Container, stop: asyncio.Event) 
             await asyncio.wait_for(stop.wait(), PURGE_INTERVAL_SECONDS)
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(container: Container | None = None, *, purge_in_background: bool = True) -> FastAPI:
+    """`purge_in_background=False` leaves purging expired idempotency records to the caller (a
+    test harness that must know what the app has in flight on its event loop)."""
     container = container or Container()
     settings = container.settings()
     engine_ready: list[bool] = []
@@ -65,12 +67,17 @@ def create_app(container: Container | None = None) -> FastAPI:
         await init_container(container)
         engine_ready.append(True)
         stop_purging = asyncio.Event()
-        purger = asyncio.create_task(_purge_idempotency_records(container, stop_purging))
+        purger = (
+            asyncio.create_task(_purge_idempotency_records(container, stop_purging))
+            if purge_in_background
+            else None
+        )
         try:
             yield
         finally:
             stop_purging.set()
-            await purger  # a purge under way ends within the statement timeout
+            if purger is not None:
+                await purger  # a purge under way ends within the statement timeout
             await shutdown_container(container)
 
     app = FastAPI(

@@ -25,7 +25,9 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(container_for(settings))
+    """The app, shared by the session, without background tasks: nothing of its own is in flight
+    on the event loop between requests (tests call its idempotency purger themselves)."""
+    app = create_app(container_for(settings), purge_in_background=False)
     async with app.router.lifespan_context(app):
         yield app
 

@@ -25,6 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from tests.postgres import HARNESS_OPTIONS
 from tests.servers import free_port
 
 OS_USER: Final = "postgres"
@@ -206,7 +207,11 @@ class Cluster:
     def connect(self, database: str = "postgres") -> Iterator[psycopg.Connection[Any]]:
         """An autocommit psycopg connection, named so it never counts as the service's."""
         with psycopg.connect(
-            self.dsn(database), autocommit=True, connect_timeout=5, application_name="faults-test"
+            self.dsn(database),
+            autocommit=True,
+            connect_timeout=5,
+            application_name="faults-test",
+            options=HARNESS_OPTIONS,
         ) as conn:
             yield conn
 
