@@ -20,30 +20,8 @@ fi
 [ -f "$ENTRYPOINT_SRC" ] || die "missing $ENTRYPOINT_SRC"
 command -v debootstrap >/dev/null 2>&1 || die "debootstrap is not installed (run .ci/start-docker.sh)"
 
-# The Debian mirror this machine uses (never hard-coded): the URIs of the
-# deb822 stanza whose Suites include "bookworm", else a one-line sources.list entry.
-find_mirror() {
-    local f=/etc/apt/sources.list.d/debian.sources
-    if [ -f "$f" ]; then
-        awk '
-            function flush() {
-                if (!found && uris != "" && suites ~ /(^|[ \t])bookworm([ \t]|$)/) { split(uris, u, /[ \t]+/); print u[1]; found = 1 }
-                uris = ""; suites = ""
-            }
-            /^[ \t]*$/ { flush(); next }
-            tolower($1) == "uris:"   { sub(/^[^:]*:[ \t]*/, ""); uris = $0; next }
-            tolower($1) == "suites:" { sub(/^[^:]*:[ \t]*/, ""); suites = $0; next }
-            END { flush() }
-        ' "$f"
-        return
-    fi
-    if [ -f /etc/apt/sources.list ]; then
-        # deb [opts] URI SUITE COMPONENTS...
-        sed -e 's/#.*//' -e 's/\[[^]]*\]//g' /etc/apt/sources.list \
-            | awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }'
-    fi
-}
-
+# shellcheck source=debian-mirror.sh
+. "$HERE/debian-mirror.sh"
 MIRROR="$(find_mirror)"
 [ -n "$MIRROR" ] || die "no bookworm mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
 
