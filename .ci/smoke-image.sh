@@ -51,7 +51,7 @@ docker run -d --name "$NAME-api" --network "$NAME" --read-only --tmpfs /tmp \
     -p 127.0.0.1::8000 -e STOCKROOM_DATABASE_URL="$URL" "$IMAGE" >/dev/null
 PORT="$(docker port "$NAME-api" 8000/tcp | head -n 1 | sed 's/.*://')"
 BASE="http://127.0.0.1:$PORT"
-python3 "$HERE/http_check.py" wait-ready "$BASE" 60 >/dev/null \
+python3 "$HERE/http_check.py" wait-ready "$BASE" 60 \
     || { docker logs "$NAME-api" >&2; die "the API did not become ready"; }
 log "container start to ready: $(python3 -c "import time; print(f'{time.time() - $started:.2f}')") s"
 python3 "$HERE/http_check.py" write-read "$BASE" 3

@@ -21,7 +21,13 @@ def test_without_a_database_url_the_command_exits_2_with_one_line(
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKROOM_")}
     env |= {"STOCKROOM_EMBEDDED": "false", "STOCKROOM_DATA_DIR": str(tmp_path / "data")}
     result = subprocess.run(
-        [STOCKROOM, *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [STOCKROOM, *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
