@@ -24,6 +24,7 @@ from interfaces.http.middleware import EdgeMiddleware
 from interfaces.http.openapi import install_openapi
 from interfaces.http.routers import health, items
 from interfaces.lifecycle import init_container, shutdown_container
+from interfaces.tracing import install_tracing
 
 _log = logging.getLogger("stockroom.app")
 #: How often expired idempotency records are deleted (any process may do it; it is idempotent).
@@ -134,4 +135,5 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.add_middleware(
         EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics, gate=gate
     )
+    install_tracing(app)  # only when OTEL_* variables ask for it
     return app
