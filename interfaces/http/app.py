@@ -11,6 +11,7 @@ from typing import Final
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -74,7 +75,9 @@ def create_app(container: Container | None = None) -> FastAPI:
             await purger  # a purge under way ends within the statement timeout
             await shutdown_container(container)
 
-    app = FastAPI(
+    # FastAPI's own /docs and /redoc load their scripts from a CDN; these serve them from the
+    # installed package (under /static-offline-docs), so the docs work on a closed network.
+    app = FastAPIOffline(
         title="Stockroom",
         version="0.1.0",
         description=(
