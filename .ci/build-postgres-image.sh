@@ -32,7 +32,10 @@ trap cleanup EXIT
 
 log "debootstrap bookworm + postgresql-15 from $MIRROR (about a minute)"
 start=$SECONDS
-if ! debootstrap --variant=minbase --include=postgresql-15 bookworm "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
+# Downloaded packages are kept between runs, shared with .ci/build-debian-image.sh.
+CACHE=/var/cache/stockroom-ci-debootstrap
+mkdir -p "$CACHE"
+if ! debootstrap --variant=minbase --cache-dir="$CACHE" --include=postgresql-15 bookworm "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
     tail -n 40 "$WORK/debootstrap.log" >&2
     [ -f "$ROOTFS/debootstrap/debootstrap.log" ] && tail -n 40 "$ROOTFS/debootstrap/debootstrap.log" >&2
     die "debootstrap failed"
