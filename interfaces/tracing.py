@@ -14,6 +14,8 @@ no middleware, wrapper or log processor is installed: tracing then costs nothing
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from structlog.typing import EventDict, Processor, WrappedLogger
 
+_log = logging.getLogger("stockroom.tracing")
 #: The service name when neither OTEL_SERVICE_NAME nor OTEL_RESOURCE_ATTRIBUTES gives one.
 DEFAULT_SERVICE_NAME = "stockroom"
 #: Requests not worth a trace: probes and scrapes, several a second per replica.
@@ -30,7 +33,12 @@ EXCLUDED_URLS = "/health/live,/health/ready,/metrics"
 
 
 def tracing_enabled(environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether the environment asks for traces (an exporter is configured, the SDK not off)."""
+    """Whether the environment asks for traces (an exporter is configured, the SDK not off) and
+    the `otel` extra is installed to make them."""
+    return _asked_for(environ) and importlib.util.find_spec("opentelemetry.sdk") is not None
+
+
+def _asked_for(environ: Mapping[str, str]) -> bool:
     if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
     exporters = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
@@ -71,7 +79,8 @@ def _provider_from_environment() -> TracerProvider:
             case "none" | "":
                 continue
             case other:
-                raise ValueError(f"OTEL_TRACES_EXPORTER: unsupported exporter {other!r}")
+                _log.warning("OTEL_TRACES_EXPORTER: %r is not supported (otlp, console)", other)
+                continue
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 
@@ -84,6 +93,11 @@ def install_tracing(app: FastAPI, tracer_provider: TracerProvider | None = None)
     """
     if tracer_provider is None:
         if not tracing_enabled():
+            if _asked_for(os.environ):
+                _log.warning(
+                    "OTEL_* variables ask for tracing, but the otel extra is not installed "
+                    "(pip install 'stockroom[otel]'): tracing is off"
+                )
             return False
         tracer_provider = _provider_from_environment()
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor  # noqa: PLC0415
