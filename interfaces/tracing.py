@@ -8,8 +8,9 @@ spans), an incoming W3C `traceparent` becomes the request span's parent, and eve
 written inside a span carries `trace_id` and `span_id`. The sampler, service name and exporter
 settings are the SDK's own variables (`OTEL_TRACES_SAMPLER`, `OTEL_SERVICE_NAME`, ...).
 
-Off, nothing of OpenTelemetry is imported (it is an optional extra: `stockroom[otel]`), and
-no middleware, wrapper or log processor is installed: tracing then costs nothing.
+Off, neither the SDK nor an instrumentation is imported (they are an optional extra,
+`stockroom[otel]`; FastAPI itself imports the small OpenTelemetry API when it is installed), and
+no middleware, wrapper or log processor is installed: tracing then costs nothing per request.
 """
 
 from __future__ import annotations
