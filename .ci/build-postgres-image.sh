@@ -20,30 +20,8 @@ fi
 [ -f "$ENTRYPOINT_SRC" ] || die "missing $ENTRYPOINT_SRC"
 command -v debootstrap >/dev/null 2>&1 || die "debootstrap is not installed (run .ci/start-docker.sh)"
 
-# The Debian mirror this machine uses (never hard-coded): the URIs of the
-# deb822 stanza whose Suites include "bookworm", else a one-line sources.list entry.
-find_mirror() {
-    local f=/etc/apt/sources.list.d/debian.sources
-    if [ -f "$f" ]; then
-        awk '
-            function flush() {
-                if (!found && uris != "" && suites ~ /(^|[ \t])bookworm([ \t]|$)/) { split(uris, u, /[ \t]+/); print u[1]; found = 1 }
-                uris = ""; suites = ""
-            }
-            /^[ \t]*$/ { flush(); next }
-            tolower($1) == "uris:"   { sub(/^[^:]*:[ \t]*/, ""); uris = $0; next }
-            tolower($1) == "suites:" { sub(/^[^:]*:[ \t]*/, ""); suites = $0; next }
-            END { flush() }
-        ' "$f"
-        return
-    fi
-    if [ -f /etc/apt/sources.list ]; then
-        # deb [opts] URI SUITE COMPONENTS...
-        sed -e 's/#.*//' -e 's/\[[^]]*\]//g' /etc/apt/sources.list \
-            | awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }'
-    fi
-}
-
+# shellcheck source=debian-mirror.sh
+. "$HERE/debian-mirror.sh"
 MIRROR="$(find_mirror)"
 [ -n "$MIRROR" ] || die "no bookworm mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
 
@@ -54,7 +32,10 @@ trap cleanup EXIT
 
 log "debootstrap bookworm + postgresql-15 from $MIRROR (about a minute)"
 start=$SECONDS
-if ! debootstrap --variant=minbase --include=postgresql-15 bookworm "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
+# Downloaded packages are kept between runs, shared with .ci/build-debian-image.sh.
+CACHE=/var/cache/stockroom-ci-debootstrap
+mkdir -p "$CACHE"
+if ! debootstrap --variant=minbase --cache-dir="$CACHE" --include=postgresql-15 bookworm "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1; then
     tail -n 40 "$WORK/debootstrap.log" >&2
     [ -f "$ROOTFS/debootstrap/debootstrap.log" ] && tail -n 40 "$ROOTFS/debootstrap/debootstrap.log" >&2
     die "debootstrap failed"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Host tools the fault tests (tests/faults) drive directly: PgBouncer, and the PostgreSQL 15
-# server binaries (initdb, pg_ctl, postgres) for the throwaway clusters those tests stop and
-# start. Idempotent: installs only what is missing. Debian bookworm packages.
+# Host tools the tests drive directly: PgBouncer and the PostgreSQL 15 server binaries (initdb,
+# pg_ctl, postgres) for the throwaway clusters the fault tests (tests/faults) stop and start, and
+# Chromium for the browser test of /docs (Playwright drives Debian's, never a downloaded one).
+# Idempotent: installs only what is missing. Debian bookworm packages.
 set -euo pipefail
 
 log() { echo "[install-tools] $*"; }
@@ -13,9 +14,10 @@ have_postgres() {
 missing=()
 command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
 have_postgres || missing+=(postgresql-15)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    log "pgbouncer and PostgreSQL 15 already installed"
+    log "pgbouncer, PostgreSQL 15 and chromium already installed"
     exit 0
 fi
 
@@ -38,4 +40,5 @@ if [[ " ${missing[*]} " == *" pgbouncer "* ]] && command -v service >/dev/null 2
 fi
 command -v pgbouncer >/dev/null 2>&1 || { echo "[install-tools] ERROR: pgbouncer not on PATH" >&2; exit 1; }
 have_postgres || { echo "[install-tools] ERROR: PostgreSQL 15 binaries missing" >&2; exit 1; }
+command -v chromium >/dev/null 2>&1 || { echo "[install-tools] ERROR: chromium not on PATH" >&2; exit 1; }
 log "done: $(pgbouncer --version | head -n 1)"

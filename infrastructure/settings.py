@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     #: postgresql+asyncpg://user:password@host:5432/db; unset = embedded PostgreSQL under data_dir.
     database_url: SecretStr | None = None
     data_dir: Path = Path(".stockroom")
+    #: Without database_url, start the embedded PostgreSQL; off in the container image, where
+    #: the database is external and a missing database_url is a configuration error.
+    embedded: bool = True
 
     #: Connections kept open. Under load, requests queue for one (up to pool_timeout) rather
     #: than open extra ones: an overflow connection is closed again when returned, so a busy

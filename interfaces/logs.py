@@ -19,6 +19,7 @@ import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
 from interfaces.http.request_context import request_id_var
+from interfaces.tracing import trace_log_processors
 
 
 def _add_request_id(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
@@ -47,6 +48,7 @@ def configure_logging(
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     common: list[Any] = [
         _add_request_id,
+        *trace_log_processors(),
         structlog.stdlib.add_log_level,
     ]
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)

@@ -104,6 +104,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="serve Stockroom's packages from DIR (e.g. `git archive REV | tar -x -C DIR`), "
         "not from the working tree; migrations still come from the working tree",
     )
+    parser.add_argument(
+        "--tracing-ratio",
+        type=float,
+        metavar="R",
+        help="serve Stockroom with OpenTelemetry tracing on (the otel extra installed), sampling "
+        "a fraction R of requests, exporting OTLP/HTTP to a local stand-in collector",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.md")
     args = parser.parse_args(argv)
     if args.deep:
@@ -114,6 +121,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--stockroom-env takes NAME=VALUE")
     if args.connections < args.threads:
         parser.error("--connections must be at least --threads")
+    if args.tracing_ratio is not None and not 0 <= args.tracing_ratio <= 1:
+        parser.error("--tracing-ratio must be between 0 and 1")
     return args
 
 
@@ -136,15 +145,16 @@ def _git_revision() -> str:
     return revision + (" (with uncommitted changes)" if git("status", "--porcelain") else "")
 
 
-def production_install(workdir: Path) -> Path:
+def production_install(workdir: Path, extras: tuple[str, ...] = ()) -> Path:
     """The project as deployed: its locked dependencies without the dev group, in a venv of its
-    own (the dev group's test tools would add their imports to the server's memory). Returns
-    the venv's `stockroom` command."""
+    own (the dev group's test tools would add their imports to the server's memory), with the
+    optional `extras`. Returns the venv's `stockroom` command."""
     venv = workdir / "venv"
-    log("installing Stockroom without the dev group (uv sync --frozen --no-dev)")
+    options = ["--no-dev", *(f"--extra={extra}" for extra in extras)]
+    log(f"installing Stockroom (uv sync --frozen {' '.join(options)})")
     uv = os.environ.get("UV") or shutil.which("uv") or "uv"
     subprocess.run(
-        [uv, "sync", "--frozen", "--no-dev", "--quiet"],
+        [uv, "sync", "--frozen", *options, "--quiet"],
         cwd=REPO,
         env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)},
         check=True,
@@ -224,6 +234,12 @@ class Bench:
                 "stockroom serve --port P (installed without the dev group, 1 worker, default "
                 "settings: pool of 20, INFO logs, one JSON line per request, to a file)"
                 + "".join(f", {item}" for item in args.stockroom_env)
+                + (
+                    f", tracing on: sampler ratio {args.tracing_ratio:g}, OTLP/HTTP batches to a "
+                    "local stand-in collector (bench/http/otlp_sink.py, on the load CPU)"
+                    if args.tracing_ratio is not None
+                    else ""
+                )
             ),
             "reference": "bench/http/reference_server.py (Starlette + asyncpg pool 10-15 + orjson)",
         }
@@ -256,11 +272,15 @@ class Bench:
         env["STOCKROOM_DATABASE_URL"] = url
         if self.args.stockroom_tree is not None:
             env["PYTHONPATH"] = str(self.args.stockroom_tree.resolve())
+        extras: tuple[str, ...] = ()
+        if self.args.tracing_ratio is not None:
+            extras = ("otel",)
+            env |= self._tracing_env(self.args.tracing_ratio)
         stockroom_port, reference_port = free_port(), free_port()
         commands = {
             STOCKROOM: (
                 [
-                    str(production_install(self.workdir)),
+                    str(production_install(self.workdir, extras)),
                     "serve",
                     "--port",
                     str(stockroom_port),
@@ -298,6 +318,29 @@ class Bench:
         for service in servers.values():
             service.wait_ready()
         return servers
+
+    def _tracing_env(self, ratio: float) -> dict[str, str]:
+        """OpenTelemetry's standard variables, exporting to a stand-in collector on the load CPU
+        (what a real collector costs is not the service's)."""
+        port = free_port()
+        sink = Service(
+            "otlp-sink",
+            [sys.executable, str(HERE / "otlp_sink.py"), "--port", str(port)],
+            port=port,
+            env=os.environ,
+            cwd=self.workdir,
+            cpu=LOAD_CPU,
+            ready_path="/",
+        )
+        self.stack.callback(lambda: log(f"tracing: {sink.output().strip()}"))
+        self.stack.callback(sink.stop)
+        sink.wait_ready()
+        return {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
+            "OTEL_SERVICE_NAME": "stockroom-bench",
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": f"{ratio:g}",
+        }
 
     def _parity(self, servers: dict[str, Service], deep_cursor: str) -> list[str]:
         """Same status, headers that matter and body bytes on reads; same shape on writes."""

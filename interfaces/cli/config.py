@@ -10,7 +10,7 @@ from interfaces.cli.failures import fail
 
 def load_settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         # Never echo the input: a database URL carries its password.
         problems = "; ".join(
@@ -18,3 +18,10 @@ def load_settings() -> Settings:
             for e in exc.errors(include_input=False, include_url=False)
         )
         raise fail(f"invalid configuration: {problems}", code=2) from None
+    if settings.database_url is None and not settings.embedded:
+        raise fail(
+            "STOCKROOM_DATABASE_URL is not set (required: the embedded PostgreSQL is off, "
+            "STOCKROOM_EMBEDDED=false)",
+            code=2,
+        )
+    return settings

@@ -11,6 +11,7 @@ from typing import Final
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,6 +25,7 @@ from interfaces.http.middleware import EdgeMiddleware
 from interfaces.http.openapi import install_openapi
 from interfaces.http.routers import health, items
 from interfaces.lifecycle import init_container, shutdown_container
+from interfaces.tracing import install_tracing
 
 _log = logging.getLogger("stockroom.app")
 #: How often expired idempotency records are deleted (any process may do it; it is idempotent).
@@ -80,7 +82,9 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
                 await purger  # a purge under way ends within the statement timeout
             await shutdown_container(container)
 
-    app = FastAPI(
+    # FastAPI's own /docs and /redoc load their scripts from a CDN; these serve them from the
+    # installed package (under /static-offline-docs), so the docs work on a closed network.
+    app = FastAPIOffline(
         title="Stockroom",
         version="0.1.0",
         description=(
@@ -141,4 +145,5 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     app.add_middleware(
         EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics, gate=gate
     )
+    install_tracing(app)  # only when OTEL_* variables ask for it
     return app
