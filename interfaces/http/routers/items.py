@@ -155,7 +155,7 @@ async def list_items(
 )
 async def get_item(request: Request, item_id: UUID) -> Response:
     item = await use_cases(request).get_item()(item_id)
-    if none_match(request.headers.get("if-none-match"), item.version):
+    if none_match(request.headers.getlist("if-none-match"), item.version):
         return Response(status_code=304, headers={"ETag": etag(item.version)})
     return item_response(item)
 
@@ -172,7 +172,7 @@ async def update_item(request: Request, item_id: UUID, body: ItemUpdate) -> Resp
     item = await use_cases(request).update_item()(
         item_id,
         body.model_dump(exclude_unset=True),
-        expected_version=expected_version(request.headers.get("if-match")),
+        expected_version=expected_version(request.headers.getlist("if-match")),
     )
     return item_response(item)
 
@@ -188,7 +188,7 @@ async def update_item(request: Request, item_id: UUID, body: ItemUpdate) -> Resp
 )
 async def delete_item(request: Request, item_id: UUID) -> Response:
     await use_cases(request).delete_item()(
-        item_id, expected_version=expected_version(request.headers.get("if-match"))
+        item_id, expected_version=expected_version(request.headers.getlist("if-match"))
     )
     return Response(status_code=204)
 
