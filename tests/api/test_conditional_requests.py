@@ -127,7 +127,7 @@ async def test_only_the_current_strong_tag_or_star_lets_a_change_through(
     url = f"/v1/items/{item['id']}"
     try:
         response = await client.patch(
-            url, json={"name": "x"}, headers={"If-Match": if_match.encode("latin-1")}
+            url, json={"name": "x"}, headers={b"If-Match": if_match.encode("latin-1")}
         )
         honoured = if_match.strip(" \t") in {"*", '"1"'}
         assert response.status_code == (200 if honoured else 412), (if_match, response.text)

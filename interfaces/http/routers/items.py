@@ -21,6 +21,7 @@ from application.listing import MAX_LIMIT, Q_MAX, ListQuery, Sort
 from domain.item import Item
 from interfaces.http.dependencies import use_cases
 from interfaces.http.etags import IF_MATCH, IF_NONE_MATCH, etag, expected_version, none_match
+from interfaces.http.exact_json import ExactJsonRoute
 from interfaces.http.idempotency import IDEMPOTENCY_KEY, respond
 from interfaces.http.openapi import problems
 from interfaces.http.responses import item_response, json_response
@@ -35,7 +36,7 @@ from interfaces.http.schemas import (
 )
 from interfaces.presenters import present_item as _present
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
+router = APIRouter(prefix="/v1/items", tags=["items"], route_class=ExactJsonRoute)
 
 #: OpenAPI links from a created item to what can be done with it (clients and stateful tests).
 ITEM_LINKS = {
@@ -70,7 +71,7 @@ def _headers(*parameters: dict[str, object]) -> dict[str, object]:
 )
 async def create_item(request: Request, body: ItemCreate) -> Response:
     create = use_cases(request).create_item()
-    data = body.model_dump(mode="json", exclude_unset=True)
+    data = body.model_dump(exclude_unset=True)
 
     def render(item: Item) -> Response:
         return item_response(item, status=201, headers={"Location": f"/v1/items/{item.id}"})
@@ -95,7 +96,7 @@ async def create_item(request: Request, body: ItemCreate) -> Response:
 )
 async def create_items(request: Request, body: ItemsBatchCreate) -> Response:
     create = use_cases(request).create_items()
-    rows = [row.model_dump(mode="json", exclude_unset=True) for row in body.items]
+    rows = [row.model_dump(exclude_unset=True) for row in body.items]
 
     def render(items: list[Item]) -> Response:
         return json_response({"items": [_present(item) for item in items]}, status=201)
