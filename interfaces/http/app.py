@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,9 +17,10 @@ from starlette.responses import Response
 from application.errors import DataStoreUnavailable
 from infrastructure.container import Container
 from interfaces.http.auth import Gate
+from interfaces.http.cors import ProblemCorsMiddleware
 from interfaces.http.errors import install_error_handlers
 from interfaces.http.metrics import HttpMetrics
-from interfaces.http.middleware import EdgeMiddleware
+from interfaces.http.middleware import AdmissionMiddleware, EdgeMiddleware
 from interfaces.http.openapi import install_openapi
 from interfaces.http.routers import health, items
 from interfaces.lifecycle import init_container, shutdown_container
@@ -109,29 +109,10 @@ def create_app(container: Container | None = None) -> FastAPI:
     install_error_handlers(app)
     gate = Gate(container.keyring(), public_reads=settings.public_reads)
     install_openapi(app, open_api=gate.open, public_reads=settings.public_reads)
+    # Last added runs first: the edge, then CORS, so that every answer admission gives (401,
+    # 403, 413, 415, 500) carries the CORS headers too.
+    app.add_middleware(AdmissionMiddleware, max_body_bytes=settings.max_body_bytes, gate=gate)
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "If-Match",
-                "If-None-Match",
-                "Idempotency-Key",
-                "X-Request-ID",
-            ],
-            expose_headers=[
-                "ETag",
-                "Location",
-                "Link",
-                "X-Request-ID",
-                "Retry-After",
-                "Idempotent-Replayed",
-            ],
-        )
-    app.add_middleware(
-        EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics, gate=gate
-    )
+        app.add_middleware(ProblemCorsMiddleware, allow_origins=settings.cors_origins)
+    app.add_middleware(EdgeMiddleware, metrics=metrics)
     return app
