@@ -102,7 +102,9 @@ def _simple(status: int, slug: str) -> Any:
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DataStoreUnavailable)
-    _log.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
+    # The cause goes to the operator (this line and the access line), not to the client.
+    request.scope["state"]["cause"] = exc.reason
+    _log.warning("database unavailable: %s (%s)", exc.reason, type(exc.__cause__ or exc).__name__)
     return problem_response(
         503,
         "The service cannot reach its database right now; retry shortly.",
