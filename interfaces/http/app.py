@@ -23,6 +23,7 @@ from interfaces.http.metrics import HttpMetrics
 from interfaces.http.middleware import AdmissionMiddleware, EdgeMiddleware
 from interfaces.http.openapi import install_openapi
 from interfaces.http.routers import health, items
+from interfaces.http.version import service_version
 from interfaces.lifecycle import init_container, shutdown_container
 
 _log = logging.getLogger("stockroom.app")
@@ -75,7 +76,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Stockroom",
-        version="0.1.0",
+        version=service_version(),
         description=(
             "An async item catalog. Every error is RFC 9457 application/problem+json; "
             "writes accept an Idempotency-Key; with API keys configured, send "

@@ -202,3 +202,7 @@ class Problem(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class Liveness(Health):
+    version: str = Field(description="The running service's version.", examples=["0.1.0"])
