@@ -45,7 +45,8 @@ async def assert_unusable(
         assert secret not in response.text
         assert cause not in response.text  # the operator's business, not the client's
     logged = "".join(capsys.readouterr())
-    assert cause in logged
+    access_lines = [line for line in logged.splitlines() if "stockroom.access" in line]
+    assert any("503" in line and cause in line for line in access_lines), logged
     assert secret not in logged
 
 
