@@ -29,10 +29,10 @@ async def item_at_version_7(client: httpx.AsyncClient) -> tuple[str, dict[str, A
 
 
 REFUSED_IF_MATCH = [
-    '"4", "abc"',
-    '"5", W/"5"',
+    '"7", "abc"',
     '"7", W/"7"',
-    '*, "6"',
+    'W/"7", "7"',
+    '*, "7"',
     '"7", "7"',
     '"0007"',
     '"+7"',
