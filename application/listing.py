@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Final
@@ -14,6 +15,7 @@ from uuid import UUID
 
 from application.errors import InvalidCursor, InvalidQuery
 from domain.item import Item
+from domain.rules import normalize_name, normalize_price, normalize_sku
 
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
@@ -50,10 +52,43 @@ class Sort(StrEnum):
 
 SortValue = datetime | str | Decimal
 
+#: The filters a cursor is bound to when the list has none.
+UNFILTERED: Final = ""
+_CURSOR_ERRORS: Final = (
+    binascii.Error,
+    ValueError,  # UnicodeDecodeError and json.JSONDecodeError too
+    TypeError,
+    InvalidOperation,
+    RecursionError,  # deeply nested JSON
+)
+
+
+def filters_fingerprint(
+    q: str | None, min_price: Decimal | None, max_price: Decimal | None, in_stock: bool | None
+) -> str:
+    """A short digest of a list's filters, which its cursors carry; UNFILTERED when none.
+
+    Not a secret: it only binds a cursor to the filters of the list that issued it, so a cursor
+    handed to a differently filtered list is refused instead of silently skipping rows.
+    """
+    if q is None and min_price is None and max_price is None and in_stock is None:
+        return UNFILTERED
+    bounds = [None if b is None else str(b.normalize()) for b in (min_price, max_price)]
+    canonical = json.dumps([q, *bounds, in_stock], ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=6).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """The position after the last item of a page: its sort value and id (the tie-breaker)."""
+    """The position after the last item of a page: its sort value and id (the tie-breaker).
+
+    Encoded, it also names its sort and the fingerprint of its filters. Decoding is strict: the
+    token must be exactly the encoding this class produces for values that pass the Item's own
+    rules, for the same sort and filters; anything else is an InvalidCursor. So a forged cursor
+    is either refused or equivalent to one the service could have issued, and no value reaches
+    the database that an item could not hold.
+    """
 
     sort: Sort
     value: SortValue
@@ -64,43 +99,50 @@ class Cursor:
         value: SortValue = getattr(item, sort.field.value)
         return cls(sort=sort, value=value, id=item.id)
 
-    def encode(self) -> str:
+    def encode(self, filters: str = UNFILTERED) -> str:
         value = self.value.isoformat() if isinstance(self.value, datetime) else str(self.value)
-        raw = json.dumps([self.sort.value, value, str(self.id)], separators=(",", ":"))
+        raw = json.dumps(
+            [self.sort.value, value, str(self.id), filters],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str, sort: Sort) -> Cursor:
+    def decode(cls, token: str, sort: Sort, filters: str = UNFILTERED) -> Cursor:
         try:
             padded = token + "=" * (-len(token) % 4)
-            payload = json.loads(base64.urlsafe_b64decode(padded))
+            payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
             if not (isinstance(payload, list) and all(isinstance(p, str) for p in payload)):
                 raise TypeError("cursor payload must be a list of strings")
-            sort_raw, value_raw, id_raw = payload
+            sort_raw, value_raw, id_raw, filters_raw = payload
             cursor_sort = Sort(sort_raw)
-            item_id = UUID(id_raw)
-            value = _parse_value(cursor_sort.field, value_raw)
-        except (binascii.Error, ValueError, TypeError, InvalidOperation, UnicodeDecodeError):
+            cursor = cls(
+                sort=cursor_sort, value=_parse_value(cursor_sort.field, value_raw), id=UUID(id_raw)
+            )
+            if cursor.encode(filters_raw) != token:
+                raise ValueError("not the canonical encoding of its values")
+        except _CURSOR_ERRORS:
             raise InvalidCursor("the cursor is malformed; use next_cursor as returned") from None
         if cursor_sort is not sort:
             raise InvalidCursor(f"the cursor belongs to sort={cursor_sort.value}, not {sort.value}")
-        return cls(sort=cursor_sort, value=value, id=item_id)
+        if filters_raw != filters:
+            raise InvalidCursor("the cursor belongs to a list with other filters")
+        return cursor
 
 
-def _parse_value(field: SortField, raw: object) -> SortValue:
-    if not isinstance(raw, str) or "\x00" in raw:
-        raise TypeError("cursor value must be a string without NUL")
+def _parse_value(field: SortField, raw: str) -> SortValue:
+    """The sort value, held to the rule its field has on an item."""
     if field is SortField.CREATED_AT:
         parsed = datetime.fromisoformat(raw)
-        if parsed.tzinfo is None:
-            raise ValueError("naive timestamp")
+        if parsed.utcoffset() != timedelta(0):
+            raise ValueError("the service issues UTC timestamps only")
         return parsed
     if field is SortField.PRICE:
-        price = Decimal(raw)
-        if not price.is_finite():
-            raise ValueError("non-finite price")
-        return price
-    return raw
+        return normalize_price(raw)
+    if field is SortField.NAME:
+        return normalize_name(raw)
+    return normalize_sku(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +164,17 @@ class ListQuery:
             raise InvalidQuery("q", f"must be at most {Q_MAX} characters")
         if self.q is not None and "\x00" in self.q:
             raise InvalidQuery("q", "must not contain NUL characters")
+        if self.q is not None and not _is_text(self.q):
+            raise InvalidQuery("q", "must be valid Unicode text (no lone surrogates)")
         for name in ("min_price", "max_price"):
             bound = getattr(self, name)
             if bound is not None and (not bound.is_finite() or bound < 0):
                 raise InvalidQuery(name, "must be a number at least 0")
+
+    @property
+    def filters(self) -> str:
+        """The fingerprint of this list's filters, which its cursors carry."""
+        return filters_fingerprint(self.q, self.min_price, self.max_price, self.in_stock)
 
     @classmethod
     def parse(
@@ -141,15 +190,25 @@ class ListQuery:
     ) -> ListQuery:
         """The query as a caller states it: an encoded cursor (InvalidCursor if it is not one
         of this sort's), an empty search meaning none."""
-        return cls(
+        query = cls(
             limit=limit,
             sort=sort,
-            after=Cursor.decode(cursor, sort) if cursor else None,
             q=q or None,
             min_price=min_price,
             max_price=max_price,
             in_stock=in_stock,
         )
+        if not cursor:
+            return query
+        return replace(query, after=Cursor.decode(cursor, sort, query.filters))
+
+
+def _is_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)

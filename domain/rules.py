@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Final
 
 SKU_MAX: Final = 64
@@ -14,6 +14,10 @@ PRICE_QUANTUM: Final = Decimal("0.01")
 QUANTITY_MAX: Final = 2**31 - 1  # the column is a PostgreSQL integer
 
 _SKU_PATTERN: Final = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
+#: A price as text: ASCII digits and an optional point (a sign only so that "-0" means 0);
+#: no exponent, no digit separators, no other scripts' digits, which Decimal() would accept.
+_PRICE_TEXT: Final = re.compile(r"-?[0-9]+(?:\.([0-9]*))?")
+_ASCII_SPACE: Final = " \t\r\n"
 
 
 def _check_text(text: str) -> None:
@@ -29,6 +33,8 @@ def _check_text(text: str) -> None:
 def normalize_sku(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError("must be a string")
+    if not value.isascii():  # before upper-casing: Unicode rules turn 'ß' into 'SS'
+        raise ValueError("must be ASCII: letters, digits, '.', '_' and '-'")
     sku = value.strip().upper()
     if not 1 <= len(sku) <= SKU_MAX:
         raise ValueError(f"must be 1 to {SKU_MAX} characters after trimming")
@@ -61,13 +67,19 @@ def normalize_description(value: object) -> str | None:
 
 
 def normalize_price(value: object) -> Decimal:
+    """The price as an exact Decimal with 2 places (-0 is 0.00).
+
+    Text must be ASCII digits with an optional point and at most 2 places; a number (a JSON
+    number arrives as an exact Decimal) must have a value with at most 2 places, so 1e-400 is
+    refused rather than rounded to 0.
+    """
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
         raise ValueError("must be a decimal number or a string holding one")
-    try:
+    if isinstance(value, str):
+        price = _price_from_text(value.strip(_ASCII_SPACE))
+    else:
         # str() first: a float such as 0.1 must mean 0.1, not its binary expansion.
-        price = Decimal(value.strip() if isinstance(value, str) else str(value))
-    except InvalidOperation:
-        raise ValueError("must be a decimal number") from None
+        price = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if not price.is_finite():
         raise ValueError("must be a finite number")
     if price < 0:
@@ -76,7 +88,17 @@ def normalize_price(value: object) -> Decimal:
         raise ValueError("must be less than 10000000000")
     if price != price.quantize(PRICE_QUANTUM):
         raise ValueError("must have at most 2 decimal places")
-    return price.quantize(PRICE_QUANTUM)
+    return price.quantize(PRICE_QUANTUM).copy_abs()  # copy_abs: -0.00 is 0.00
+
+
+def _price_from_text(text: str) -> Decimal:
+    match = _PRICE_TEXT.fullmatch(text)
+    if match is None:
+        raise ValueError("must be a decimal number: ASCII digits and an optional '.'")
+    places = match.group(1)
+    if places is not None and len(places) > 2:
+        raise ValueError("must have at most 2 decimal places")
+    return Decimal(text)
 
 
 def normalize_quantity(value: object) -> int:

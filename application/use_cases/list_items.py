@@ -14,4 +14,6 @@ class ListItems:
         if len(items) <= query.limit:
             return Page(items=items, next_cursor=None)
         page = items[: query.limit]
-        return Page(items=page, next_cursor=Cursor.after(page[-1], query.sort).encode())
+        return Page(
+            items=page, next_cursor=Cursor.after(page[-1], query.sort).encode(query.filters)
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
@@ -17,10 +18,56 @@ from application.errors import DataStoreUnavailable
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57", "40")
 
 
+#: Why the database cannot serve, as /health/ready, the access log and the CLI say it.
+UNREACHABLE: Final = "the database is unreachable (it does not answer)"
+AUTHENTICATION_FAILED: Final = "the database refused the connection: authentication failed"
+DATABASE_MISSING: Final = "the database does not exist"
+SCHEMA_MISSING: Final = "the database schema is missing (not migrated): run `stockroom db upgrade`"
+SCHEMA_BEHIND: Final = (
+    "the database schema is behind the migrations' head: run `stockroom db upgrade`"
+)
+
+# A database that answers but cannot serve until an operator acts: a 503 like an outage, not
+# a 500, since nothing in the request is wrong and the service recovers once it is fixed.
+_UNUSABLE_SQLSTATES: Final = {
+    "28P01": AUTHENTICATION_FAILED,  # invalid_password
+    "28000": AUTHENTICATION_FAILED,  # invalid_authorization_specification (e.g. pg_hba)
+    "3D000": DATABASE_MISSING,  # invalid_catalog_name
+    "42P01": SCHEMA_MISSING,  # undefined_table
+    "3F000": SCHEMA_MISSING,  # invalid_schema_name
+    "42703": SCHEMA_BEHIND,  # undefined_column
+    "42883": SCHEMA_BEHIND,  # undefined_function
+}
+
+
 def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
     orig = error.orig
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if code is None:  # SQLAlchemy's asyncpg adapter keeps the driver error one level down
+        code = getattr(getattr(orig, "__cause__", None), "sqlstate", None)
     return code if isinstance(code, str) else None
+
+
+def sqlstate_of(error: BaseException) -> str | None:
+    """The SQLSTATE behind `error`: SQLAlchemy wraps the driver's error, and its asyncpg adapter
+    may raise its own translation (which keeps the driver's error as its cause)."""
+    seen: BaseException | None = error
+    for _ in range(4):  # error, its .orig, their causes: never a long chain
+        if seen is None:
+            return None
+        code = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(code, str) and code:
+            return code
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None
+
+
+def unavailability(error: BaseException) -> str | None:
+    """Why the database cannot serve, when `error` says it cannot; None for any other error."""
+    reason = _UNUSABLE_SQLSTATES.get(sqlstate_of(error) or "")
+    if reason is not None:
+        return reason
+    return UNREACHABLE if is_unavailable(error) else None
 
 
 def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer per error kind)
@@ -55,14 +102,16 @@ def is_disconnect(error: BaseException | None) -> bool:
 
 @contextmanager
 def unavailable_on_outage() -> Iterator[None]:
-    """Re-raise connectivity, pool and timeout failures as DataStoreUnavailable."""
+    """Re-raise connectivity, pool and timeout failures, and a database that answers but cannot
+    serve (credentials refused, database or schema missing), as DataStoreUnavailable."""
     try:
         yield
     except DataStoreUnavailable:
         raise
     except Exception as error:
-        if is_unavailable(error):
-            raise DataStoreUnavailable() from error
+        reason = unavailability(error)
+        if reason is not None:
+            raise DataStoreUnavailable(reason) from error
         raise
 
 

@@ -1,4 +1,4 @@
-"""Readiness: the database answers and its schema is at the migrations' head."""
+"""Readiness: the database answers and its schema is at the migrations' head; if not, why."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from infrastructure.db.errors import is_unavailable
+from infrastructure.db.errors import (
+    SCHEMA_BEHIND,
+    SCHEMA_MISSING,
+    unavailability,
+)
 from infrastructure.db.schema import head_revision
 
 
@@ -29,10 +33,12 @@ class ReadinessProbe:
                     await connection.execute(text("SELECT version_num FROM alembic_version"))
                 ).scalar_one_or_none()
         except Exception as error:
-            if is_unavailable(error):
-                return Readiness(False, "the database does not answer")
-            # e.g. alembic_version missing: the database was never migrated.
-            return Readiness(False, "the database schema is not migrated")
+            reason = unavailability(error)  # alembic_version missing: the schema is missing
+            if reason is None:
+                reason = f"the database cannot serve ({type(error).__name__})"
+            return Readiness(False, reason)
+        if current is None:
+            return Readiness(False, SCHEMA_MISSING)
         if current != self._head:
-            return Readiness(False, "the database schema is not at the migrations' head")
+            return Readiness(False, SCHEMA_BEHIND)
         return Readiness(True, "ok")

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
@@ -19,11 +18,13 @@ from starlette.responses import Response
 from application.errors import DataStoreUnavailable
 from infrastructure.container import Container
 from interfaces.http.auth import Gate
+from interfaces.http.cors import ProblemCorsMiddleware
 from interfaces.http.errors import install_error_handlers
 from interfaces.http.metrics import HttpMetrics
-from interfaces.http.middleware import EdgeMiddleware
+from interfaces.http.middleware import AdmissionMiddleware, EdgeMiddleware
 from interfaces.http.openapi import install_openapi
 from interfaces.http.routers import health, items
+from interfaces.http.version import service_version
 from interfaces.lifecycle import init_container, shutdown_container
 from interfaces.tracing import install_tracing
 
@@ -86,7 +87,7 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     # installed package (under /static-offline-docs), so the docs work on a closed network.
     app = FastAPIOffline(
         title="Stockroom",
-        version="0.1.0",
+        version=service_version(),
         description=(
             "An async item catalog. Every error is RFC 9457 application/problem+json; "
             "writes accept an Idempotency-Key; with API keys configured, send "
@@ -120,30 +121,11 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     install_error_handlers(app)
     gate = Gate(container.keyring(), public_reads=settings.public_reads)
     install_openapi(app, open_api=gate.open, public_reads=settings.public_reads)
+    # Last added runs first: the edge, then CORS, so that every answer admission gives (401,
+    # 403, 413, 415, 500) carries the CORS headers too.
+    app.add_middleware(AdmissionMiddleware, max_body_bytes=settings.max_body_bytes, gate=gate)
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "If-Match",
-                "If-None-Match",
-                "Idempotency-Key",
-                "X-Request-ID",
-            ],
-            expose_headers=[
-                "ETag",
-                "Location",
-                "Link",
-                "X-Request-ID",
-                "Retry-After",
-                "Idempotent-Replayed",
-            ],
-        )
-    app.add_middleware(
-        EdgeMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics, gate=gate
-    )
+        app.add_middleware(ProblemCorsMiddleware, allow_origins=settings.cors_origins)
+    app.add_middleware(EdgeMiddleware, metrics=metrics)
     install_tracing(app)  # only when OTEL_* variables ask for it
     return app

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from application.errors import DataStoreUnavailable, InvalidCursor, InvalidQuery
 from application.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
@@ -101,7 +102,9 @@ def _simple(status: int, slug: str) -> Any:
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DataStoreUnavailable)
-    _log.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
+    # The cause goes to the operator (this line and the access line), not to the client.
+    request.scope["state"]["cause"] = exc.reason
+    _log.warning("database unavailable: %s (%s)", exc.reason, type(exc.__cause__ or exc).__name__)
     return problem_response(
         503,
         "The service cannot reach its database right now; retry shortly.",
@@ -136,15 +139,30 @@ async def _http(request: Request, exc: Exception) -> Response:
         )
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.url.path}."
+    headers = exc.headers
     if exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}."
+        headers = {**(headers or {}), "Allow": ", ".join(_methods_of(request))}
     return problem_response(
         exc.status_code,
         detail,
         request_id=request_id_of(request),
         slug=_HTTP_SLUGS.get(exc.status_code),
-        headers=exc.headers,
+        headers=headers,
     )
+
+
+def _methods_of(request: Request) -> list[str]:
+    """Every method the request's path answers: routing stops at the first route that has the
+    path, and each route holds only its own methods."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -53,8 +53,10 @@ def idempotency_key(request: Request) -> str | None:
 
 
 def fingerprint(request: Request, body: Any) -> str:
-    """What makes two requests "the same": method, path and the JSON body (key order ignored)."""
-    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    """What makes two requests "the same": method, path and the JSON body (key order ignored).
+
+    An exact JSON number (a Decimal, see exact_json.py) counts as its text."""
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)
     digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
     digest.update(canonical)
     return digest.hexdigest()

@@ -1,9 +1,11 @@
-"""The edge of every request, as one pure ASGI middleware (no per-request task or body copy).
+"""The edge of every request, as two pure ASGI middlewares (no per-request task or body copy).
 
-It assigns the request id, adds the headers every response carries, enforces the body limit and
-the JSON content type, lets in only callers with a fitting API key (auth.py), turns an
-unexpected exception into a 500 problem without internals, and writes the access line and the
-metrics.
+EdgeMiddleware, outermost, assigns the request id, adds the headers every response carries,
+answers HEAD as GET without the body, and writes the access line and the metrics.
+AdmissionMiddleware, inside the CORS middleware (so every answer it gives carries the CORS
+headers), enforces the body limit and the JSON content type, lets in only callers with one
+fitting API key (auth.py), and turns an unexpected exception into a 500 problem without
+internals.
 """
 
 from __future__ import annotations
@@ -39,13 +41,9 @@ def _is_json(content_type: str) -> bool:
 
 
 class EdgeMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, metrics: HttpMetrics, gate: Gate
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
         self.metrics = metrics
-        self.gate = gate
         self.access = access_logger()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -62,6 +60,10 @@ class EdgeMiddleware:
             (b"x-request-id", request_id.encode()),
             (b"x-content-type-options", b"nosniff"),
         ]
+        method = scope["method"]
+        head = method == "HEAD"
+        if head:  # every GET route answers HEAD: the same response, headers only
+            scope["method"] = "GET"
         began = time.perf_counter()
         started = False
         status = 500
@@ -72,19 +74,12 @@ class EdgeMiddleware:
                 started = True
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *edge_headers]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
-            rejection = self._admit(scope, headers, request_id)
-            if rejection is not None:
-                await rejection(scope, receive, send_with_headers)
-            else:
-                await self.app(scope, self._limit(receive), send_with_headers)
-        except BodyTooLarge as exc:
-            if started:
-                raise
-            response = problem_response(413, exc.detail, request_id=request_id, slug="too-large")
-            await response(scope, receive, send_with_headers)
+            await self.app(scope, receive, send_with_headers)
         except Exception:
             _log.exception("unhandled error while handling the request")
             if started:
@@ -94,26 +89,78 @@ class EdgeMiddleware:
             )
             await response(scope, receive, send_with_headers)
         finally:
+            scope["method"] = method
             elapsed = time.perf_counter() - began
             template = getattr(scope.get("route"), "path", UNMATCHED)
-            self.metrics.observe(scope["method"], template, status, elapsed)
+            self.metrics.observe(method, template, status, elapsed)
+            fields = {"cause": state["cause"]} if "cause" in state else {}
             self.access.info(
                 "request",
-                method=scope["method"],
+                method=method,
                 route=template,
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
+                **fields,
             )
             request_id_var.reset(token)
 
-    def _admit(self, scope: Scope, headers: dict[bytes, bytes], request_id: str) -> Response | None:
+
+class AdmissionMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, gate: Gate) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.gate = gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = scope["state"]["request_id"]
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            rejection = self._admit(scope, request_id)
+            if rejection is not None:
+                await rejection(scope, receive, tracking_send)
+            else:
+                await self.app(scope, self._limit(receive), tracking_send)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            response = problem_response(413, exc.detail, request_id=request_id, slug="too-large")
+            await response(scope, receive, tracking_send)
+        except Exception:
+            _log.exception("unhandled error while handling the request")
+            if started:
+                raise
+            response = problem_response(
+                500, "An unexpected error occurred; it has been logged.", request_id=request_id
+            )
+            await response(scope, receive, tracking_send)
+
+    def _admit(self, scope: Scope, request_id: str) -> Response | None:
         """A response refusing the request before it reaches the app, or None to let it in."""
         method = scope["method"]
+        headers = dict(scope["headers"])
         if method in _BODY_METHODS:
             refused = self._check_body(headers, request_id)
             if refused is not None:
                 return refused
-        admitted = self.gate.check(method, scope["path"], headers.get(b"authorization"))
+        credentials = [value for name, value in scope["headers"] if name == b"authorization"]
+        if len(credentials) > 1:
+            # Which one would count is anybody's guess (proxies keep the first, others the last).
+            return problem_response(
+                400,
+                f"Send one Authorization header, not {len(credentials)}.",
+                request_id=request_id,
+                slug="ambiguous-credentials",
+            )
+        admitted = self.gate.check(method, scope["path"], credentials[0] if credentials else None)
         if isinstance(admitted, Principal):
             scope["state"]["principal"] = admitted
             return None
@@ -131,7 +178,10 @@ class EdgeMiddleware:
                 slug="too-large",
             )
         content_type = headers.get(b"content-type")
-        if content_type is not None and not _is_json(content_type.decode("latin-1")):
+        has_body = b"transfer-encoding" in headers or length not in (None, b"0")
+        if (content_type is None and has_body) or (
+            content_type is not None and not _is_json(content_type.decode("latin-1"))
+        ):
             return problem_response(
                 415,
                 "Request bodies must be JSON (Content-Type: application/json).",

@@ -33,8 +33,8 @@ def problem_type(slug: str) -> str:
 
 
 def pointer(path: Sequence[str | int]) -> str:
-    """A JSON Pointer (RFC 6901) to a field of the request body."""
-    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
+    """A JSON Pointer (RFC 6901) to a field of the request body; "" is the whole body."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
 def problem_response(

@@ -16,12 +16,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     StrictInt,
     StrictStr,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 _FORBID = ConfigDict(extra="forbid")
+_INTEGER_BOUND = 2**63
 
 # The documented schema is the canonical form of each field, so every request it admits is
 # accepted (schemathesis checks that). At run time the fields are checked for type only: the
@@ -64,8 +67,19 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_integer(value: object) -> object:
-    """JSON Schema counts 3.0 as an integer; so does this API (but never "3" or true)."""
+    """JSON Schema counts 3.0 as an integer; so does this API (but never "3" or true).
+
+    A JSON number with a fraction or exponent arrives as an exact Decimal (see exact_json.py);
+    one far beyond any integer field is left as it is, to be refused, not expanded.
+    """
     if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.copy_abs() < _INTEGER_BOUND  # abs() would overflow the context
+        and value == value.to_integral_value()
+    ):
         return int(value)
     return value
 
@@ -74,13 +88,24 @@ JsonInt = Annotated[StrictInt, BeforeValidator(_json_integer)]
 Sku = Annotated[StrictStr, WithJsonSchema(_SKU_SCHEMA)]
 Name = Annotated[StrictStr, WithJsonSchema(_NAME_SCHEMA)]
 Description = Annotated[StrictStr | None, WithJsonSchema(_nullable(_DESCRIPTION_SCHEMA))]
-Price = Annotated[Decimal, WithJsonSchema(_PRICE_SCHEMA)]
+
+
+def _price_input(value: object) -> object:
+    """Text stays text and a number stays an exact number: the domain holds each to its rule."""
+    if isinstance(value, str | int | Decimal) and not isinstance(value, bool):
+        return value
+    raise PydanticCustomError("price_type", "must be a decimal number or a string holding one")
+
+
+Price = Annotated[
+    StrictStr | int | Decimal, PlainValidator(_price_input), WithJsonSchema(_PRICE_SCHEMA)
+]
 Quantity = Annotated[JsonInt, WithJsonSchema(_QUANTITY_SCHEMA)]
 # In a PATCH, null is accepted at run time (and rejected by the domain with a clear message)
 # but not documented: only `description` may be null.
 PatchSku = Annotated[StrictStr | None, WithJsonSchema(_SKU_SCHEMA)]
 PatchName = Annotated[StrictStr | None, WithJsonSchema(_NAME_SCHEMA)]
-PatchPrice = Annotated[Decimal | None, WithJsonSchema(_PRICE_SCHEMA)]
+PatchPrice = Annotated[Price | None, WithJsonSchema(_PRICE_SCHEMA)]
 PatchQuantity = Annotated[JsonInt | None, WithJsonSchema(_QUANTITY_SCHEMA)]
 
 
@@ -177,3 +202,7 @@ class Problem(BaseModel):
 
 class Health(BaseModel):
     status: str
+
+
+class Liveness(Health):
+    version: str = Field(description="The running service's version.", examples=["0.1.0"])

@@ -27,3 +27,10 @@ async def create(client: httpx.AsyncClient, sku: str = "w-1", **extra: Any) -> d
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    """`url` with another user and password (asyncpg URLs from tests/postgres.py)."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+
+    return make_url(url).set(username=user, password=password).render_as_string(False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import AsyncIterator
 
 import httpx
@@ -92,6 +93,8 @@ async def test_an_unexpected_error_is_a_500_without_internals(
     assert "secret" not in response.text
 
 
-async def test_health(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/health/live")).json() == {"status": "ok"}
+async def test_health(app: FastAPI, client: httpx.AsyncClient) -> None:
+    live = (await client.get("/health/live")).json()
+    assert live == {"status": "ok", "version": importlib.metadata.version("stockroom")}
+    assert app.version == live["version"]
     assert (await client.get("/health/ready")).json() == {"status": "ready"}

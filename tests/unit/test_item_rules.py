@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -77,6 +78,85 @@ def test_invalid_prices_are_rejected(raw: object) -> None:
 def test_a_float_price_means_its_decimal_text() -> None:
     assert rules.normalize_price(0.1) == Decimal("0.10")
     assert rules.normalize_price(12) == Decimal("12.00")
+
+
+@pytest.mark.parametrize("raw", ["straße", "ﬁ1", "ǆ1", "\uff211", "A\u00a0"])
+def test_a_sku_must_be_ascii_before_it_is_upper_cased(raw: str) -> None:
+    with pytest.raises(ValueError, match="ASCII"):
+        rules.normalize_sku(raw)
+
+
+@given(st.text(max_size=20))
+def test_an_accepted_sku_was_ascii_as_sent(raw: str) -> None:
+    try:
+        rules.normalize_sku(raw)
+    except ValueError:
+        return
+    assert raw.isascii()
+
+
+@pytest.mark.parametrize(
+    "raw", ["-0", "-0.0", "-0.00", " -0 ", Decimal("-0"), Decimal("-0E+3"), -0.0, 0, "0"]
+)
+def test_minus_zero_is_zero(raw: object) -> None:
+    assert str(rules.normalize_price(raw)) == "0.00"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1_000",
+        "\u0661\u0662",  # Arabic-Indic digits
+        "\uff11\uff12",  # full-width digits
+        "1e2",
+        "1E-400",
+        "+1",
+        "0x10",
+        "1 2",
+        ".5",
+        "1.500",
+        "1,50",
+        Decimal("1E-400"),
+        Decimal("0.001"),
+        Decimal("-1E-999999"),
+        Decimal("1E+999999"),
+    ],
+)
+def test_prices_that_are_not_plain_ascii_decimals_with_two_places_are_rejected(
+    raw: object,
+) -> None:
+    with pytest.raises(ValueError, match="must"):
+        rules.normalize_price(raw)
+
+
+PRICE_TEXT = r"-?[0-9]+(\.[0-9]{0,2})?"
+
+
+@given(
+    st.text(st.characters(codec="utf-8"), max_size=14) | st.from_regex(PRICE_TEXT, fullmatch=True)
+)
+def test_a_price_text_is_accepted_only_as_ascii_digits_with_at_most_two_places(raw: str) -> None:
+    try:
+        price = rules.normalize_price(raw)
+    except ValueError:
+        return
+    assert re.fullmatch(PRICE_TEXT, raw.strip(" \t\r\n"))
+    assert price == Decimal(raw)
+    assert price >= 0
+    assert re.fullmatch(r"[0-9]+\.[0-9]{2}", str(price))
+
+
+@given(st.decimals(allow_nan=True, allow_infinity=True) | st.decimals(places=2))
+def test_a_number_is_accepted_exactly_when_its_value_is_a_price(raw: Decimal) -> None:
+    is_price = raw.is_finite() and 0 <= raw < 10**10 and raw == raw.quantize(Decimal("0.01"))
+    try:
+        price = rules.normalize_price(raw)
+    except ValueError:
+        assert not is_price
+        return
+    assert is_price
+    assert price == raw
+    assert re.fullmatch(r"[0-9]+\.[0-9]{2}", str(price))
 
 
 @given(st.text(max_size=250))

@@ -10,14 +10,15 @@ from interfaces.http.openapi import problems
 from interfaces.http.problems import problem_response
 from interfaces.http.request_context import request_id_of
 from interfaces.http.responses import json_response
-from interfaces.http.schemas import Health
+from interfaces.http.schemas import Health, Liveness
+from interfaces.http.version import service_version
 
 router = APIRouter(prefix="/health", tags=["health"])
 
 
-@router.get("/live", operation_id="live", summary="The process is up", response_model=Health)
+@router.get("/live", operation_id="live", summary="The process is up", response_model=Liveness)
 async def live() -> Response:
-    return json_response({"status": "ok"})
+    return json_response({"status": "ok", "version": service_version()})
 
 
 @router.get(

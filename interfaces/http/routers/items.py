@@ -21,6 +21,7 @@ from application.listing import MAX_LIMIT, Q_MAX, ListQuery, Sort
 from domain.item import Item
 from interfaces.http.dependencies import use_cases
 from interfaces.http.etags import IF_MATCH, IF_NONE_MATCH, etag, expected_version, none_match
+from interfaces.http.exact_json import ExactJsonRoute
 from interfaces.http.idempotency import IDEMPOTENCY_KEY, respond
 from interfaces.http.openapi import problems
 from interfaces.http.responses import item_response, json_response
@@ -35,7 +36,7 @@ from interfaces.http.schemas import (
 )
 from interfaces.presenters import present_item as _present
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
+router = APIRouter(prefix="/v1/items", tags=["items"], route_class=ExactJsonRoute)
 
 #: OpenAPI links from a created item to what can be done with it (clients and stateful tests).
 ITEM_LINKS = {
@@ -70,7 +71,7 @@ def _headers(*parameters: dict[str, object]) -> dict[str, object]:
 )
 async def create_item(request: Request, body: ItemCreate) -> Response:
     create = use_cases(request).create_item()
-    data = body.model_dump(mode="json", exclude_unset=True)
+    data = body.model_dump(exclude_unset=True)
 
     def render(item: Item) -> Response:
         return item_response(item, status=201, headers={"Location": f"/v1/items/{item.id}"})
@@ -95,7 +96,7 @@ async def create_item(request: Request, body: ItemCreate) -> Response:
 )
 async def create_items(request: Request, body: ItemsBatchCreate) -> Response:
     create = use_cases(request).create_items()
-    rows = [row.model_dump(mode="json", exclude_unset=True) for row in body.items]
+    rows = [row.model_dump(exclude_unset=True) for row in body.items]
 
     def render(items: list[Item]) -> Response:
         return json_response({"items": [_present(item) for item in items]}, status=201)
@@ -155,7 +156,7 @@ async def list_items(
 )
 async def get_item(request: Request, item_id: UUID) -> Response:
     item = await use_cases(request).get_item()(item_id)
-    if none_match(request.headers.get("if-none-match"), item.version):
+    if none_match(request.headers.getlist("if-none-match"), item.version):
         return Response(status_code=304, headers={"ETag": etag(item.version)})
     return item_response(item)
 
@@ -172,7 +173,7 @@ async def update_item(request: Request, item_id: UUID, body: ItemUpdate) -> Resp
     item = await use_cases(request).update_item()(
         item_id,
         body.model_dump(exclude_unset=True),
-        expected_version=expected_version(request.headers.get("if-match")),
+        expected_version=expected_version(request.headers.getlist("if-match")),
     )
     return item_response(item)
 
@@ -188,7 +189,7 @@ async def update_item(request: Request, item_id: UUID, body: ItemUpdate) -> Resp
 )
 async def delete_item(request: Request, item_id: UUID) -> Response:
     await use_cases(request).delete_item()(
-        item_id, expected_version=expected_version(request.headers.get("if-match"))
+        item_id, expected_version=expected_version(request.headers.getlist("if-match"))
     )
     return Response(status_code=204)
 
