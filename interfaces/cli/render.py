@@ -23,10 +23,12 @@ from rich.text import Text
 
 from application.use_cases.import_items import ImportPhase, ImportReport
 from domain.item import Item
-from interfaces.cli.failures import stderr
+from interfaces.cli.failures import say
+from interfaces.cli.terminal import plain
 from interfaces.presenters import item_json, present_item
 
-#: Rows of a list table; item values are wrapped in Text so rich never reads them as markup.
+#: Rows of a list table. Item values are wrapped in Text, so rich never reads them as markup, and
+#: their control characters are escaped (interfaces.cli.terminal).
 _LIST_COLUMNS: Final = ("id", "sku", "name", "price", "quantity", "version", "updated_at")
 
 
@@ -45,7 +47,7 @@ def _cells(item: Item, fields: Iterable[str]) -> list[Text]:
         elif isinstance(value, datetime):
             cells.append(Text(value.isoformat(timespec="seconds").replace("+00:00", "Z")))
         else:
-            cells.append(Text(str(value)))
+            cells.append(Text(plain(str(value))))
     return cells
 
 
@@ -71,7 +73,7 @@ def print_json_lines(items: Iterable[Item]) -> None:
 
 def print_table(items: list[Item]) -> None:
     if not items:
-        stderr.print("no items", markup=False)
+        say("no items")
         return
     table = Table()
     for field in _LIST_COLUMNS:
@@ -90,9 +92,9 @@ def print_table(items: list[Item]) -> None:
 def print_report(report: ImportReport) -> None:
     """Every bad row kept by the report, then how many more there were."""
     for problem in report.problems:
-        stderr.print(f"line {problem.line}: {problem.reason}", markup=False)
+        say(f"line {problem.line}: {problem.reason}")
     if report.unreported:
-        stderr.print(f"... and {report.unreported} more", markup=False)
+        say(f"... and {report.unreported} more")
 
 
 class _RowsColumn(ProgressColumn):
