@@ -155,8 +155,8 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def prepare_database(settings: Settings) -> str:
-    """Resolve the database URL; an embedded database is also migrated to head, by one process
-    at a time (see `_starting`).
+    """Resolve the database URL; an embedded database is also migrated to head when it is behind,
+    by one process at a time (see `_starting`).
 
     An external database is migrated by the release step (`stockroom db upgrade`), never
     implicitly: several replicas starting at once must not race to migrate.
@@ -168,5 +168,6 @@ def prepare_database(settings: Settings) -> str:
     data_dir = settings.data_dir.expanduser().resolve()
     with _starting(data_dir):
         url = _start(data_dir)
-        schema.upgrade(url)
+        if not schema.is_at_head(url):
+            schema.upgrade(url)
     return url
