@@ -77,11 +77,12 @@ def test_item_names_and_descriptions_cannot_drive_the_terminal(database_url: str
     assert "lineone\\x0alinetwo\\x1b[2J\\x7f" in detail
 
 
-def test_error_lines_escape_what_they_quote(database_url: str) -> None:
-    result = invoke(
-        "items", "add", "--sku", "bad\x1b]0;t\x07", "--name", "n", "--price", "1", url=database_url
-    )
-    assert result.exit_code == 1
+def test_error_lines_escape_what_they_quote(database_url: str, tmp_path: Path) -> None:
+    hostile = tmp_path / "evil\x1b]0;owned\x07\x1b[2J.txt"
+    hostile.write_text("sku,name,price\n")
+    result = invoke("items", "import", str(hostile), url=database_url)
+    assert result.exit_code == 2
     assert result.stderr.startswith("error: ")
     assert result.stderr.count("\n") == 1
     assert no_controls(result.stderr), repr(result.stderr)
+    assert "evil\\x1b]0;owned\\x07\\x1b[2J.txt" in result.stderr
