@@ -6,7 +6,11 @@ lines (one item per line) for `list`, so a long listing streams and pipes into `
 
 Exit status: 0 success; 1 a domain or data failure (not found, conflict, insufficient stock,
 invalid values or rows, database unreachable) with a one-line `error: ...` on stderr; 2 a usage
-error (unknown option, malformed id, bad cursor or parameter range).
+error (unknown option, malformed id, bad cursor or parameter range, both stock filters); 141 stdout
+closed by its reader (see main.py).
+
+Tables and messages escape the control characters of what they show (interfaces.cli.terminal);
+`--json` is exact.
 """
 
 from __future__ import annotations
