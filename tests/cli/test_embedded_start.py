@@ -107,3 +107,28 @@ def test_two_serves_at_once_on_a_new_data_dir(tmp_path: Path) -> None:
         ready = [e for e in events if e.startswith("embedded PostgreSQL ready, data in ")]
         assert len(ready) == 1, events
         assert not [e for e in events if "embedded PostgreSQL running" in e]
+
+
+def test_an_embedded_database_behind_head_is_migrated_and_one_at_head_is_left(
+    tmp_path: Path,
+) -> None:
+    env = embedded_env(tmp_path / "data")
+
+    def stockroom(*args: str) -> str:
+        result = subprocess.run(
+            [STOCKROOM, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert stockroom("db", "upgrade", "0001").strip() == "database at 0001"
+    assert stockroom("items", "list", "--json") == ""  # starts the embedded database: migrates it
+    assert stockroom("db", "current").strip() == "0002 (head)"
+    assert stockroom("items", "list", "--json") == ""
+    assert stockroom("db", "current").strip() == "0002 (head)"
