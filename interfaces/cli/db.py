@@ -1,4 +1,9 @@
-"""`stockroom db ...`: migrations as a release step."""
+"""`stockroom db ...`: migrations as a release step.
+
+Exit status: 0 done; 1 the migration failed (unknown revision, database not at head, models and
+migrations differ, database unreachable) with one `error: ...` line; 2 a usage or configuration
+error.
+"""
 
 from __future__ import annotations
 
@@ -22,16 +27,18 @@ def _url() -> str:
 def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Migrate the database up to REVISION (default: head)."""
     with reported_failures():
-        schema.upgrade(_url(), revision)
-        typer.echo(f"database at {schema.current(_url()) or 'base'}")
+        url = _url()
+        schema.upgrade(url, revision)
+        typer.echo(f"database at {schema.current(url) or 'base'}")
 
 
 @app.command()
 def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or base.")]) -> None:
     """Migrate the database down to REVISION."""
     with reported_failures():
-        schema.downgrade(_url(), revision)
-        typer.echo(f"database at {schema.current(_url()) or 'base'}")
+        url = _url()
+        schema.downgrade(url, revision)
+        typer.echo(f"database at {schema.current(url) or 'base'}")
 
 
 @app.command()
@@ -43,7 +50,7 @@ def current() -> None:
 
 @app.command()
 def check() -> None:
-    """Fail when the table models and the migrations differ."""
+    """Fail when the database is not at head, or the table models and the migrations differ."""
     with reported_failures():
         schema.check(_url())
         typer.echo("models and migrations agree")

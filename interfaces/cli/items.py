@@ -6,7 +6,11 @@ lines (one item per line) for `list`, so a long listing streams and pipes into `
 
 Exit status: 0 success; 1 a domain or data failure (not found, conflict, insufficient stock,
 invalid values or rows, database unreachable) with a one-line `error: ...` on stderr; 2 a usage
-error (unknown option, malformed id, bad cursor or parameter range).
+error (unknown option, malformed id, bad cursor or parameter range, both stock filters); 141 stdout
+closed by its reader (see main.py).
+
+Tables and messages escape the control characters of what they show (interfaces.cli.terminal);
+`--json` is exact.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, Annotated, Final
+from typing import IO, TYPE_CHECKING, Annotated, Final
 from uuid import UUID
 
 import orjson
@@ -27,8 +31,7 @@ from application.listing import MAX_LIMIT, Q_MAX, Cursor, ListQuery, Page, Sort
 from application.use_cases.create_items import MAX_BATCH
 from application.use_cases.import_items import DEFAULT_BATCH, ImportRejected, ImportReport
 from domain.item import Item
-from infrastructure.container import Container
-from interfaces.cli.failures import fail, stderr
+from interfaces.cli.failures import fail, say
 from interfaces.cli.io_formats import (
     BadImportFile,
     Format,
@@ -37,15 +40,12 @@ from interfaces.cli.io_formats import (
     item_writer,
     replaced_atomically,
 )
-from interfaces.cli.render import (
-    ImportProgressBar,
-    print_item,
-    print_json_lines,
-    print_report,
-    print_table,
-    progress_bar,
-)
 from interfaces.cli.runtime import run_with_container
+
+if TYPE_CHECKING:
+    from infrastructure.container import Container
+
+# Output (rich) is imported by each command as it runs: `--help` must stay quick.
 
 app = typer.Typer(
     help="Items: add, show, change, list, import and export them.", no_args_is_help=True
@@ -83,15 +83,19 @@ MinPrice = Annotated[
 MaxPrice = Annotated[
     Decimal | None, typer.Option(parser=_decimal, help="Highest price, inclusive.", metavar="N")
 ]
-InStock = Annotated[
-    bool | None,
-    typer.Option("--in-stock/--out-of-stock", help="Only items with stock, or only without."),
-]
+InStock = Annotated[bool, typer.Option("--in-stock", help="Only items with stock.")]
+OutOfStock = Annotated[bool, typer.Option("--out-of-stock", help="Only items without stock.")]
 FormatOpt = Annotated[
     Format | None, typer.Option("--format", help="File format (default: from the suffix).")
 ]
 
 _FIELD_OPTIONS: Final = "--sku, --name, --description, --clear-description, --price, --quantity"
+
+
+def _stock_filter(in_stock: bool, out_of_stock: bool) -> bool | None:
+    if in_stock and out_of_stock:
+        raise fail("give --in-stock or --out-of-stock, not both", code=2)
+    return True if in_stock else False if out_of_stock else None
 
 
 def _given(**values: object) -> dict[str, object]:
@@ -108,6 +112,8 @@ def add(
     json: Json = False,
 ) -> None:
     """Add an item."""
+    from interfaces.cli.render import print_item  # noqa: PLC0415
+
     data = _given(sku=sku, name=name, price=price, description=description, quantity=quantity)
 
     async def work(c: Container) -> Item:
@@ -119,6 +125,7 @@ def add(
 @app.command()
 def get(item_id: ItemId, json: Json = False) -> None:
     """Show an item."""
+    from interfaces.cli.render import print_item  # noqa: PLC0415
 
     async def work(c: Container) -> Item:
         return await c.get_item()(item_id)
@@ -141,6 +148,8 @@ def update(
     json: Json = False,
 ) -> None:
     """Change some fields of an item; only the options given change."""
+    from interfaces.cli.render import print_item  # noqa: PLC0415
+
     if clear_description and description is not None:
         raise fail("give --description or --clear-description, not both", code=2)
     data = _given(sku=sku, name=name, description=description, price=price, quantity=quantity)
@@ -178,6 +187,7 @@ def adjust_stock(
     json: Json = False,
 ) -> None:
     """Add to or take from an item's stock; it never goes below zero."""
+    from interfaces.cli.render import print_item  # noqa: PLC0415
 
     async def work(c: Container) -> Item:
         return await c.adjust_stock()(item_id, delta)
@@ -219,7 +229,8 @@ def list_items(
     q: QOpt = None,
     min_price: MinPrice = None,
     max_price: MaxPrice = None,
-    in_stock: InStock = None,
+    in_stock: InStock = False,
+    out_of_stock: OutOfStock = False,
     cursor: Annotated[
         str | None, typer.Option(help="Continue after a page (its next_cursor).")
     ] = None,
@@ -232,6 +243,8 @@ def list_items(
 
     When there is a next page (and no --all), its cursor goes to stderr as `next_cursor: ...`.
     """
+    from interfaces.cli.render import print_json_lines, print_table  # noqa: PLC0415
+
     query = _query(
         limit=limit,
         sort=sort,
@@ -239,7 +252,7 @@ def list_items(
         q=q,
         min_price=min_price,
         max_price=max_price,
-        in_stock=in_stock,
+        in_stock=_stock_filter(in_stock, out_of_stock),
     )
     # A table needs every row to size its columns; JSON lines are written page by page.
     table_rows: list[Item] = []
@@ -260,7 +273,7 @@ def list_items(
     if not json:
         print_table(table_rows)
     if next_cursor is not None:
-        stderr.print(f"next_cursor: {next_cursor}", markup=False)
+        say(f"next_cursor: {next_cursor}")
 
 
 @app.command("import")
@@ -290,6 +303,8 @@ def import_items(
     (exit 1); with --skip-invalid the good rows are imported and the bad ones reported (exit 0).
     Read-only fields (id, version, timestamps) are ignored: imported items are new items.
     """
+    from interfaces.cli.render import ImportProgressBar, print_report, progress_bar  # noqa: PLC0415
+
     resolved = format_of(file, fmt)
     if resolved is None:
         raise fail(f"{file}: cannot tell the format from the suffix; give --format", code=2)
@@ -319,10 +334,9 @@ def import_items(
     report = run_with_container(work)
     print_report(report)
     if source.ignored:
-        stderr.print(
+        say(
             f"note: ignored the read-only field(s) {', '.join(sorted(source.ignored))}: "
-            "imported items get new ids, versions and timestamps",
-            markup=False,
+            "imported items get new ids, versions and timestamps"
         )
     skipped = f"; {report.invalid} invalid rows skipped" if report.invalid else ""
     if dry_run:
@@ -342,13 +356,16 @@ def export(
     q: QOpt = None,
     min_price: MinPrice = None,
     max_price: MaxPrice = None,
-    in_stock: InStock = None,
+    in_stock: InStock = False,
+    out_of_stock: OutOfStock = False,
 ) -> None:
     """Export items (all, or those the filters select) to CSV or JSON lines.
 
     Streamed by keyset pages: the table is never held in memory. A file appears only once the
     export is complete; it re-imports with `stockroom items import`.
     """
+    from interfaces.cli.render import progress_bar  # noqa: PLC0415
+
     to_stdout = target == "-"
     path = Path(target)
     resolved = fmt if to_stdout else format_of(path, fmt)
@@ -367,7 +384,7 @@ def export(
         q=q,
         min_price=min_price,
         max_price=max_price,
-        in_stock=in_stock,
+        in_stock=_stock_filter(in_stock, out_of_stock),
     )
 
     async def work(c: Container) -> int:
@@ -389,4 +406,4 @@ def export(
         return written
 
     written = run_with_container(work)
-    stderr.print(f"exported {written} items to {'stdout' if to_stdout else target}", markup=False)
+    say(f"exported {written} items to {'stdout' if to_stdout else target}")

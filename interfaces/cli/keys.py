@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from infrastructure.api_keys import Scope, new_key
+from interfaces.cli.failures import fail
 
 app = typer.Typer(help="API keys.", no_args_is_help=True)
 
@@ -21,10 +22,11 @@ def new(
 ) -> None:
     """Print a new random key once, and the configuration entry that enables it."""
     try:
-        secret, key = new_key(key_id or f"key-{secrets.token_hex(3)}", scope)
+        secret, key = new_key(
+            key_id if key_id is not None else f"key-{secrets.token_hex(3)}", scope
+        )
     except ValueError:
-        typer.echo("error: --id must be 1-64 of A-Z a-z 0-9 . _ -", err=True)
-        raise typer.Exit(2) from None
+        raise fail("--id must be 1-64 of A-Z a-z 0-9 . _ -", code=2) from None
     typer.echo(f"API key (shown only now, store it safely): {secret}")
     typer.echo("Add this entry to STOCKROOM_API_KEYS (comma-separated with any others):")
     typer.echo(key.entry())

@@ -23,16 +23,25 @@ from rich.text import Text
 
 from application.use_cases.import_items import ImportPhase, ImportReport
 from domain.item import Item
-from interfaces.cli.failures import stderr
+from interfaces.cli.failures import say
+from interfaces.cli.terminal import plain
 from interfaces.presenters import item_json, present_item
 
-#: Rows of a list table; item values are wrapped in Text so rich never reads them as markup.
+#: Rows of a list table. Item values are wrapped in Text, so rich never reads them as markup, and
+#: their control characters are escaped (interfaces.cli.terminal).
 _LIST_COLUMNS: Final = ("id", "sku", "name", "price", "quantity", "version", "updated_at")
+
+
+class _Stdout(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would exit with status 1 here; a closed stdout ends every command alike (main.py).
+        self.quiet = True
+        raise BrokenPipeError
 
 
 def _stdout() -> Console:
     # Off a terminal rich assumes 80 columns and would fold ids; a pipe gets wide rows instead.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+    return _Stdout(highlight=False, width=None if sys.stdout.isatty() else 240)
 
 
 def _cells(item: Item, fields: Iterable[str]) -> list[Text]:
@@ -45,7 +54,7 @@ def _cells(item: Item, fields: Iterable[str]) -> list[Text]:
         elif isinstance(value, datetime):
             cells.append(Text(value.isoformat(timespec="seconds").replace("+00:00", "Z")))
         else:
-            cells.append(Text(str(value)))
+            cells.append(Text(plain(str(value))))
     return cells
 
 
@@ -71,7 +80,7 @@ def print_json_lines(items: Iterable[Item]) -> None:
 
 def print_table(items: list[Item]) -> None:
     if not items:
-        stderr.print("no items", markup=False)
+        say("no items")
         return
     table = Table()
     for field in _LIST_COLUMNS:
@@ -90,9 +99,9 @@ def print_table(items: list[Item]) -> None:
 def print_report(report: ImportReport) -> None:
     """Every bad row kept by the report, then how many more there were."""
     for problem in report.problems:
-        stderr.print(f"line {problem.line}: {problem.reason}", markup=False)
+        say(f"line {problem.line}: {problem.reason}")
     if report.unreported:
-        stderr.print(f"... and {report.unreported} more", markup=False)
+        say(f"... and {report.unreported} more")
 
 
 class _RowsColumn(ProgressColumn):

@@ -1,19 +1,43 @@
-"""`stockroom serve`: check the configuration, prepare the database, then become the server."""
+"""`stockroom serve`: check the configuration and the address, prepare the database, then become
+the server.
+
+Exit status: 1 when the address cannot be listened on (port in use, unknown or foreign --host) or
+the database cannot be prepared, with one `error: ...` line; 2 a usage or configuration error.
+Both are found before anything is started or migrated.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Annotated
 
 import typer
 
-from infrastructure.db.embedded import prepare_database
-from interfaces.cli.config import load_settings
-from interfaces.cli.failures import reported_failures
-from interfaces.logs import configure_logging
+from interfaces.cli.failures import fail
 
 SERVER_MODULE = "interfaces.http.server"
+
+
+def check_bind(host: str, port: int) -> None:
+    """Fail (exit 1) unless every address of `host` can listen on `port`, as the server will.
+
+    The sockets are closed again at once: the server binds its own a moment later. Port 0 (any
+    free port) is checked like any other.
+    """
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise fail(f"--host {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as sock:
+            # As the server does: a port left in TIME_WAIT by a previous run is free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(address)
+            except OSError as exc:
+                raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def serve(
@@ -22,12 +46,22 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the HTTP API (on the embedded PostgreSQL when STOCKROOM_DATABASE_URL is unset)."""
+    import logging  # noqa: PLC0415  (what serving needs is loaded only to serve)
+
+    from infrastructure.db.embedded import prepare_database  # noqa: PLC0415
+    from interfaces.cli.config import load_settings  # noqa: PLC0415
+    from interfaces.cli.failures import reported_failures  # noqa: PLC0415
+    from interfaces.logs import configure_logging  # noqa: PLC0415
+
     settings = load_settings()
+    check_bind(host, port)
     configure_logging(settings.log_level, settings.log_format)
     if settings.database_url is None:
         with reported_failures():
             prepare_database(settings)  # started and migrated here, where failures read well
-        typer.echo(f"embedded PostgreSQL ready, data in {settings.data_dir.resolve()}", err=True)
+        logging.getLogger("stockroom.serve").info(
+            "embedded PostgreSQL ready, data in %s", settings.data_dir.expanduser().resolve()
+        )
     # The server runs in this same process, but without the command line loaded (see the module
     # it runs; not imported here, as it keeps rich out of the process that imports it).
     sys.stderr.flush()

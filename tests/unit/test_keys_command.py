@@ -27,5 +27,7 @@ def test_every_key_is_new_and_bad_input_is_a_usage_error() -> None:
     second = runner.invoke(app, ["keys", "new", "--scope", "write"]).stdout
     assert first.splitlines()[0] != second.splitlines()[0]
     assert runner.invoke(app, ["keys", "new", "--scope", "admin"]).exit_code == 2
-    bad_id = runner.invoke(app, ["keys", "new", "--scope", "read", "--id", "no spaces"])
-    assert bad_id.exit_code == 2
+    for bad in ("no spaces", ""):
+        bad_id = runner.invoke(app, ["keys", "new", "--scope", "read", "--id", bad])
+        assert bad_id.exit_code == 2, bad
+        assert bad_id.stderr == "error: --id must be 1-64 of A-Z a-z 0-9 . _ -\n"

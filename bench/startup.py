@@ -1,0 +1,195 @@
+"""Start-up benchmark of the `stockroom` command: what a person waits for before anything happens.
+
+    uv run python bench/startup.py              # 5 runs of each, with and without bytecode
+    uv run python bench/startup.py --runs 9 --mode with
+
+Three measurements, each the median wall time of `--runs` processes, on the embedded default
+(a data directory made under a temporary directory, created and migrated before timing):
+
+1. `stockroom --help`;
+2. `stockroom items get ID` while a `stockroom serve` keeps the embedded PostgreSQL running;
+3. `stockroom serve` until `/health/ready` answers 200, on a warm data directory (created and
+   migrated, its PostgreSQL stopped), with the phases read from its JSON log: the command itself
+   (imports, settings, address check, starting the database, checking the migrations) up to
+   "embedded PostgreSQL ready", then the server process (exec, imports, attaching to the database,
+   building the app) up to uvicorn's "Started server process", then start-up and the first bind
+   up to "Uvicorn running", then the first ready answer.
+
+"without" bytecode is this machine's default: PYTHONDONTWRITEBYTECODE=1, so every module without
+a compiled file next to it (the project, and site-packages unless the install compiled it) is
+compiled again by every process. "with" gives each process a cache of compiled files
+(PYTHONPYCACHEPREFIX, filled by one untimed run first), as an install that compiles bytecode does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
+PHASES = (
+    ("command (to database ready)", "embedded PostgreSQL ready"),
+    ("server process (exec, imports, app)", "Started server process"),
+    ("lifespan and bind", "Uvicorn running"),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Serve:
+    """A `stockroom serve` process with its JSON log in a file."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.port = free_port()
+        self.log = workdir / f"serve-{self.port}.log"
+        self.started = time.monotonic()
+        self.started_at = datetime.now().astimezone()
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [STOCKROOM, "serve", "--port", str(self.port)],
+                env={**env, "STOCKROOM_LOG_FORMAT": "json"},
+                cwd=workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self, within: float = 120.0) -> float:
+        """Seconds from the process start to the first 200 of /health/ready."""
+        url = f"http://127.0.0.1:{self.port}/health/ready"
+        deadline = self.started + within
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                sys.exit(f"serve exited early:\n{self.log.read_text()}")
+            if answers(url):
+                return time.monotonic() - self.started
+            time.sleep(0.01)
+        self.process.kill()
+        sys.exit(f"serve not ready within {within}s:\n{self.log.read_text()}")
+
+    def phases(self) -> list[float]:
+        """Seconds from the process start to each phase's log line."""
+        stamps: dict[str, float] = {}
+        for line in self.log.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:  # an older build's plain-text line: that phase is not timed
+                continue
+            for _, prefix in PHASES:
+                if record["event"].startswith(prefix) and prefix not in stamps:
+                    logged = datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00"))
+                    stamps[prefix] = (logged - self.started_at).total_seconds()
+        return [stamps.get(prefix, float("nan")) for _, prefix in PHASES]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        if self.process.wait(60) != 0:
+            sys.exit(f"serve exited with {self.process.returncode}:\n{self.log.read_text()}")
+
+
+def timed(command: list[str], env: dict[str, str], workdir: Path) -> float:
+    started = time.monotonic()
+    subprocess.run(
+        command, env=env, cwd=workdir, check=True, stdout=subprocess.DEVNULL, timeout=120
+    )
+    return time.monotonic() - started
+
+
+def median_of(runs: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(runs))
+
+
+def environment(mode: str, data_dir: Path, cache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKROOM_")}
+    env["STOCKROOM_DATA_DIR"] = str(data_dir)
+    if mode == "with":
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(cache)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    return env
+
+
+def measure(mode: str, runs: int, workdir: Path) -> dict[str, float]:
+    data_dir = workdir / "data"
+    env = environment(mode, data_dir, workdir / "pycache")
+    # Untimed: creates and migrates the data directory, and fills the bytecode cache ("with").
+    warm = Serve(env, workdir)
+    warm.wait_ready()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{warm.port}/v1/items",
+        data=json.dumps({"sku": f"bench-{mode}", "name": "Bench", "price": "1"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as response:
+        item_id = json.loads(response.read())["id"]
+    get = [STOCKROOM, "items", "get", item_id]
+    timed(get, env, workdir)  # fills the cache of the command's own modules
+    results = {
+        "stockroom --help": median_of(runs, lambda: timed([STOCKROOM, "--help"], env, workdir)),
+        "stockroom items get ID (server running)": median_of(
+            runs, lambda: timed(get, env, workdir)
+        ),
+    }
+    warm.stop()  # its PostgreSQL stops with it: each timed serve starts it again
+
+    ready: list[float] = []
+    phases: list[list[float]] = []
+    for _ in range(runs):
+        serve = Serve(env, workdir)
+        ready.append(serve.wait_ready())
+        serve.stop()
+        phases.append(serve.phases())
+    results["stockroom serve until /health/ready"] = statistics.median(ready)
+    for index, (label, _) in enumerate(PHASES):
+        results[f"  serve: {label}, at"] = statistics.median(run[index] for run in phases)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=5, help="processes per measurement")
+    parser.add_argument("--mode", choices=("with", "without", "both"), default="both")
+    args = parser.parse_args()
+    modes = ("without", "with") if args.mode == "both" else (args.mode,)
+    table: dict[str, dict[str, float]] = {}
+    for mode in modes:
+        with tempfile.TemporaryDirectory(prefix="stockroom-startup-") as workdir:
+            table[mode] = measure(mode, args.runs, Path(workdir))
+    load = os.getloadavg()[0]
+    print(f"median of {args.runs} runs; load average {load:.1f} on {os.cpu_count()} CPUs")
+    print(f"| measurement | {' | '.join(f'{m} bytecode' for m in modes)} |")
+    print(f"|---|{'---:|' * len(modes)}")
+    for name in table[modes[0]]:
+        print(f"| {name} | {' | '.join(f'{table[m][name]:.2f} s' for m in modes)} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""A reader that goes away (`... | head`) ends a command quietly, with status 141 (128 + SIGPIPE),
+as it ends other Unix tools; the database work it finished stays done."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from interfaces.cli.main import app as cli
+
+ROOT = Path(__file__).resolve().parents[2]
+STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
+
+
+def into_a_closed_pipe(*command: str, url: str) -> subprocess.CompletedProcess[str]:
+    """Run `command` with its stdout on a pipe nobody reads any more: its first write fails."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    # Block-buffered, as a plain `python` writing into a pipe is: the failure may come late.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    try:
+        return subprocess.run(
+            command,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            env={**env, "STOCKROOM_DATABASE_URL": url},
+            cwd=ROOT / "tests",
+            text=True,
+            timeout=180,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+
+
+def add_item(url: str, sku: str, quantity: int) -> None:
+    with contextlib.chdir(ROOT / "tests"):
+        result = CliRunner().invoke(
+            cli,
+            [
+                "items",
+                "add",
+                "--sku",
+                sku,
+                "--name",
+                "N",
+                "--price",
+                "1",
+                "--quantity",
+                f"{quantity}",
+            ],
+            env={"STOCKROOM_DATABASE_URL": url},
+        )
+    assert result.exit_code == 0, result.output
+
+
+def test_items_into_a_closed_pipe_stop_quietly(database_url: str) -> None:
+    add_item(database_url, "pipe-1", 1)
+    for args in (["list", "--all", "--json"], ["list"], ["export", "-", "--format", "csv"]):
+        result = into_a_closed_pipe(STOCKROOM, "items", *args, url=database_url)
+        assert (result.returncode, result.stderr) == (141, ""), args
+
+
+def test_restock_into_a_closed_pipe_stops_quietly(database_url: str) -> None:
+    add_item(database_url, "pipe-2", 1)
+    script = ROOT / "scripts" / "restock.py"
+    for below in ("5", "1"):  # one item to restock, then none (only the summary is printed)
+        result = into_a_closed_pipe(
+            sys.executable, str(script), "--below", below, "--to", "9", url=database_url
+        )
+        assert (result.returncode, result.stderr) == (141, ""), below
