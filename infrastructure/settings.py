@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=1.5, gt=0)
     #: Server-side statement_timeout; a statement past it is cancelled by PostgreSQL.
     #: With the client-side bound 0.3 s above it, even a connection that silently stops
-    #: answering gives its 503 within 2 s (SPEC §7.5).
+    #: answering gives its 503 within 2 s (the outage promise in README.md).
     statement_timeout: float = Field(default=1.5, gt=0)
     #: Server-side idle_in_transaction_session_timeout: a safety net the service never hits.
     idle_in_transaction_timeout: float = Field(default=30.0, gt=0)
