@@ -1,17 +1,15 @@
 from collections.abc import Mapping, Sequence
-from typing import Final
 
 from application.ports import UnitOfWork, UnitOfWorkFactory
 from domain.errors import DuplicateSku, FieldError, ItemValidationError
 from domain.item import Item, NewItem, utc_now
-
-MAX_BATCH: Final = 1000
+from domain.rules import BATCH_MAX
 
 
 def parse_batch(rows: Sequence[Mapping[str, object]]) -> list[NewItem]:
     """Validate every row, reporting all invalid ones (`items.<index>.<field>`) at once."""
-    if not 1 <= len(rows) <= MAX_BATCH:
-        raise ItemValidationError([FieldError("items", f"must hold 1 to {MAX_BATCH} items")])
+    if not 1 <= len(rows) <= BATCH_MAX:
+        raise ItemValidationError([FieldError("items", f"must hold 1 to {BATCH_MAX} items")])
     parsed: list[NewItem] = []
     errors: list[FieldError] = []
     for index, row in enumerate(rows):

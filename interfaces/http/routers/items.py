@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from application.listing import MAX_LIMIT, Q_MAX, ListQuery, Sort
 from domain.item import Item
+from domain.rules import BATCH_MAX
 from interfaces.http.dependencies import use_cases
 from interfaces.http.etags import IF_MATCH, IF_NONE_MATCH, etag, expected_version, none_match
 from interfaces.http.exact_json import ExactJsonRoute
@@ -89,7 +90,7 @@ async def create_item(request: Request, body: ItemCreate) -> Response:
     "/batch",
     status_code=status.HTTP_201_CREATED,
     operation_id="createItems",
-    summary="Create up to 1000 items, all or none",
+    summary=f"Create up to {BATCH_MAX} items, all or none",
     response_model=ItemsOut,
     responses=problems(401, 403, 409, 413, 415, 422),
     openapi_extra=_headers(IDEMPOTENCY_KEY),
