@@ -1,6 +1,7 @@
 from collections.abc import Mapping, Sequence
 
 from application.ports import UnitOfWork, UnitOfWorkFactory
+from application.use_cases.committed import committed
 from domain.errors import DuplicateSku, FieldError, ItemValidationError
 from domain.item import Item, NewItem, utc_now
 from domain.rules import BATCH_MAX
@@ -38,10 +39,7 @@ class CreateItems:
         self._uow = uow
 
     async def __call__(self, rows: Sequence[Mapping[str, object]]) -> list[Item]:
-        async with self._uow() as uow:
-            items = await self.within(uow, rows)
-            await uow.commit()
-        return items
+        return await committed(self._uow, lambda uow: self.within(uow, rows))
 
     async def within(self, uow: UnitOfWork, rows: Sequence[Mapping[str, object]]) -> list[Item]:
         """The effect alone, inside a unit of work the caller commits."""
