@@ -5,6 +5,11 @@ Every write is one statement with RETURNING (no select-before-update): the condi
 invariant (version match, stock within bounds, sku free) is part of the statement, so concurrent
 requests cannot lose updates. Only when a write matches no row does a second query find out why,
 and the domain decides which error that is.
+
+A refused write leaves the unit of work's transaction usable and unchanged, as every write is atomic
+on its own: inserts refuse a taken sku with ON CONFLICT DO NOTHING (a refused batch then deletes
+the rows it did insert), and an update that sets a sku, the one write a unique violation can
+abort, runs in a savepoint.
 """
 
 from __future__ import annotations
