@@ -174,9 +174,10 @@ async def test_a_refused_batch_leaves_nothing_in_the_unit_and_the_unit_goes_on(
 
 
 async def test_a_unit_goes_on_after_a_refused_update(uow_factory: UowFactory) -> None:
-    a, b, c = new_item("RU-1"), new_item("RU-2"), new_item("RU-3")
+    a, b, c, d = new_item("RU-1"), new_item("RU-2"), new_item("RU-3"), new_item("RU-4")
     await store(uow_factory, a, b)
     async with uow_factory() as uow:
+        await uow.items.add(d)
         with pytest.raises(DuplicateSku):
             await uow.items.update(
                 a.id, ItemChanges.parse({"sku": "RU-2"}), expected_version=None, now=later(1)
@@ -186,3 +187,4 @@ async def test_a_unit_goes_on_after_a_refused_update(uow_factory: UowFactory) ->
         await uow.commit()
     assert await stored(uow_factory, a.id) == a
     assert await stored(uow_factory, c.id) == c
+    assert await stored(uow_factory, d.id) == d
