@@ -23,7 +23,7 @@ import orjson
 import typer
 
 from application.errors import InvalidCursor, InvalidQuery
-from application.listing import MAX_LIMIT, Q_MAX, Cursor, ListQuery, Page, Sort
+from application.listing import DEFAULT_LIMIT, MAX_LIMIT, Q_MAX, Cursor, ListQuery, Page, Sort
 from application.use_cases.import_items import DEFAULT_BATCH, ImportRejected, ImportReport
 from domain import rules
 from domain.item import Item
@@ -216,7 +216,9 @@ def _query(
 
 @app.command("list")
 def list_items(
-    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="Items per page.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_LIMIT, help="Items per page.")
+    ] = DEFAULT_LIMIT,
     sort: SortOpt = Sort.CREATED_AT,
     q: QOpt = None,
     min_price: MinPrice = None,
