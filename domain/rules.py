@@ -1,4 +1,8 @@
-"""Field rules of the Item (SPEC §2): each returns the canonical value or raises ValueError."""
+"""Field rules of the Item: each returns the canonical value or raises ValueError.
+
+The limits here are the only definition of the Item's bounds: the table's column types, the
+OpenAPI schema and the interfaces' help texts are derived from them.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,18 @@ from typing import Final
 SKU_MAX: Final = 64
 NAME_MAX: Final = 200
 DESCRIPTION_MAX: Final = 2000
-PRICE_LIMIT: Final = Decimal(10) ** 10
-PRICE_QUANTUM: Final = Decimal("0.01")
-QUANTITY_MAX: Final = 2**31 - 1  # the column is a PostgreSQL integer
+#: A price has at most this many digits before the point and this many after it.
+PRICE_DIGITS: Final = 10
+PRICE_PLACES: Final = 2
+PRICE_LIMIT: Final = Decimal(10) ** PRICE_DIGITS  # exclusive
+PRICE_QUANTUM: Final = Decimal(10) ** -PRICE_PLACES
+PRICE_MAX: Final = PRICE_LIMIT - PRICE_QUANTUM
+#: Quantities and versions are stored as 32-bit signed integers.
+INT32_MAX: Final = 2**31 - 1
+QUANTITY_MAX: Final = INT32_MAX
+VERSION_MAX: Final = INT32_MAX
+#: The most items one batch (a create request, an import's insert) may hold.
+BATCH_MAX: Final = 1000
 
 _SKU_PATTERN: Final = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
 #: A price as text: ASCII digits and an optional point (a sign only so that "-0" means 0);
@@ -85,9 +98,9 @@ def normalize_price(value: object) -> Decimal:
     if price < 0:
         raise ValueError("must be at least 0")
     if price >= PRICE_LIMIT:
-        raise ValueError("must be less than 10000000000")
+        raise ValueError(f"must be less than {PRICE_LIMIT}")
     if price != price.quantize(PRICE_QUANTUM):
-        raise ValueError("must have at most 2 decimal places")
+        raise ValueError(f"must have at most {PRICE_PLACES} decimal places")
     return price.quantize(PRICE_QUANTUM).copy_abs()  # copy_abs: -0.00 is 0.00
 
 
@@ -96,8 +109,8 @@ def _price_from_text(text: str) -> Decimal:
     if match is None:
         raise ValueError("must be a decimal number: ASCII digits and an optional '.'")
     places = match.group(1)
-    if places is not None and len(places) > 2:
-        raise ValueError("must have at most 2 decimal places")
+    if places is not None and len(places) > PRICE_PLACES:
+        raise ValueError(f"must have at most {PRICE_PLACES} decimal places")
     return Decimal(text)
 
 

@@ -1,6 +1,7 @@
 from uuid import UUID
 
 from application.ports import UnitOfWork, UnitOfWorkFactory
+from application.use_cases.committed import committed
 from domain import rules
 from domain.errors import FieldError, ItemValidationError
 from domain.item import Item, utc_now
@@ -13,10 +14,7 @@ class AdjustStock:
         self._uow = uow
 
     async def __call__(self, item_id: UUID, delta: int) -> Item:
-        async with self._uow() as uow:
-            item = await self.within(uow, item_id, delta)
-            await uow.commit()
-        return item
+        return await committed(self._uow, lambda uow: self.within(uow, item_id, delta))
 
     async def within(self, uow: UnitOfWork, item_id: UUID, delta: int) -> Item:
         """The effect alone, inside a unit of work the caller commits."""

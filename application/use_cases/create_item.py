@@ -1,6 +1,7 @@
 from collections.abc import Mapping
 
 from application.ports import UnitOfWork, UnitOfWorkFactory
+from application.use_cases.committed import committed
 from domain.item import Item, NewItem
 
 
@@ -9,13 +10,10 @@ class CreateItem:
         self._uow = uow
 
     async def __call__(self, data: Mapping[str, object]) -> Item:
-        async with self._uow() as uow:
-            item = await self.within(uow, data)
-            await uow.commit()
-        return item
+        return await committed(self._uow, lambda uow: self.within(uow, data))
 
     async def within(self, uow: UnitOfWork, data: Mapping[str, object]) -> Item:
-        """The effect alone, inside a unit of work the caller commits (see RunIdempotently)."""
+        """The effect alone, inside a unit of work the caller commits."""
         item = Item.create(NewItem.parse(data))
         await uow.items.add(item)
         return item

@@ -1,17 +1,16 @@
 from collections.abc import Mapping, Sequence
-from typing import Final
 
 from application.ports import UnitOfWork, UnitOfWorkFactory
+from application.use_cases.committed import committed
 from domain.errors import DuplicateSku, FieldError, ItemValidationError
 from domain.item import Item, NewItem, utc_now
-
-MAX_BATCH: Final = 1000
+from domain.rules import BATCH_MAX
 
 
 def parse_batch(rows: Sequence[Mapping[str, object]]) -> list[NewItem]:
     """Validate every row, reporting all invalid ones (`items.<index>.<field>`) at once."""
-    if not 1 <= len(rows) <= MAX_BATCH:
-        raise ItemValidationError([FieldError("items", f"must hold 1 to {MAX_BATCH} items")])
+    if not 1 <= len(rows) <= BATCH_MAX:
+        raise ItemValidationError([FieldError("items", f"must hold 1 to {BATCH_MAX} items")])
     parsed: list[NewItem] = []
     errors: list[FieldError] = []
     for index, row in enumerate(rows):
@@ -40,10 +39,7 @@ class CreateItems:
         self._uow = uow
 
     async def __call__(self, rows: Sequence[Mapping[str, object]]) -> list[Item]:
-        async with self._uow() as uow:
-            items = await self.within(uow, rows)
-            await uow.commit()
-        return items
+        return await committed(self._uow, lambda uow: self.within(uow, rows))
 
     async def within(self, uow: UnitOfWork, rows: Sequence[Mapping[str, object]]) -> list[Item]:
         """The effect alone, inside a unit of work the caller commits."""

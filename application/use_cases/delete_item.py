@@ -1,6 +1,7 @@
 from uuid import UUID
 
-from application.ports import UnitOfWorkFactory
+from application.ports import UnitOfWork, UnitOfWorkFactory
+from application.use_cases.committed import committed
 
 
 class DeleteItem:
@@ -8,6 +9,12 @@ class DeleteItem:
         self._uow = uow
 
     async def __call__(self, item_id: UUID, *, expected_version: int | None = None) -> None:
-        async with self._uow() as uow:
-            await uow.items.delete(item_id, expected_version=expected_version)
-            await uow.commit()
+        await committed(
+            self._uow, lambda uow: self.within(uow, item_id, expected_version=expected_version)
+        )
+
+    async def within(
+        self, uow: UnitOfWork, item_id: UUID, *, expected_version: int | None = None
+    ) -> None:
+        """The effect alone, inside a unit of work the caller commits."""
+        await uow.items.delete(item_id, expected_version=expected_version)

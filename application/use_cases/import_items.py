@@ -21,9 +21,9 @@ from typing import Final, Protocol
 
 from application.errors import ApplicationError
 from application.ports import ItemRepository, UnitOfWorkFactory
-from application.use_cases.create_items import MAX_BATCH
 from domain.errors import DuplicateSku, ItemValidationError
 from domain.item import Item, NewItem, utc_now
+from domain.rules import BATCH_MAX
 
 DEFAULT_BATCH: Final = 500
 #: Bad rows kept for the report; the rest are only counted.
@@ -198,8 +198,8 @@ class ImportItems:
         dry_run: bool = False,
         progress: ImportProgress | None = None,
     ) -> ImportReport:
-        if not 1 <= batch_size <= MAX_BATCH:
-            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
+        if not 1 <= batch_size <= BATCH_MAX:
+            raise ValueError(f"batch_size must be between 1 and {BATCH_MAX}")
         progress = progress or _Silent()
         report = ImportReport(dry_run=dry_run)
         if skip_invalid and not dry_run:

@@ -1,7 +1,8 @@
 from collections.abc import Mapping
 from uuid import UUID
 
-from application.ports import UnitOfWorkFactory
+from application.ports import UnitOfWork, UnitOfWorkFactory
+from application.use_cases.committed import committed
 from domain.item import Item, ItemChanges, utc_now
 
 
@@ -14,10 +15,21 @@ class UpdateItem:
     async def __call__(
         self, item_id: UUID, data: Mapping[str, object], *, expected_version: int | None = None
     ) -> Item:
+        return await committed(
+            self._uow,
+            lambda uow: self.within(uow, item_id, data, expected_version=expected_version),
+        )
+
+    async def within(
+        self,
+        uow: UnitOfWork,
+        item_id: UUID,
+        data: Mapping[str, object],
+        *,
+        expected_version: int | None = None,
+    ) -> Item:
+        """The effect alone, inside a unit of work the caller commits."""
         changes = ItemChanges.parse(data)
-        async with self._uow() as uow:
-            item = await uow.items.update(
-                item_id, changes, expected_version=expected_version, now=utc_now()
-            )
-            await uow.commit()
-        return item
+        return await uow.items.update(
+            item_id, changes, expected_version=expected_version, now=utc_now()
+        )

@@ -5,6 +5,11 @@ Every write is one statement with RETURNING (no select-before-update): the condi
 invariant (version match, stock within bounds, sku free) is part of the statement, so concurrent
 requests cannot lose updates. Only when a write matches no row does a second query find out why,
 and the domain decides which error that is.
+
+A refused write leaves the unit of work's transaction usable and unchanged, as every write is atomic
+on its own: inserts refuse a taken sku with ON CONFLICT DO NOTHING (a refused batch then deletes
+the rows it did insert), and an update that sets a sku, the one write a unique violation can
+abort, runs in a savepoint.
 """
 
 from __future__ import annotations
@@ -62,8 +67,9 @@ def _like_pattern(text: str) -> str:
 _GET: Final = compile_statement(select(*ITEM_COLUMNS).where(col(ItemRow.id) == bindparam("id")))
 
 # One INSERT for any number of rows: arrays of each column, zipped by unnest. ON CONFLICT DO
-# NOTHING + RETURNING tells which skus were taken without an exception (and waits for a concurrent
-# insert of the same sku to settle first).
+# NOTHING + RETURNING tells which rows were refused without an exception, so the transaction goes
+# on (and waits for a concurrent insert of the same sku to settle first). A sku repeated within
+# the batch is refused the same way: its first row takes it.
 _INSERT: Final = compile_statement(
     insert(ItemRow)
     .from_select(
@@ -73,7 +79,14 @@ _INSERT: Final = compile_statement(
         ),
     )
     .on_conflict_do_nothing(index_elements=[col(ItemRow.sku)])
-    .returning(col(ItemRow.sku))
+    .returning(col(ItemRow.id), col(ItemRow.sku))
+)
+
+# Takes back the rows of a refused batch: only ever rows this transaction inserted a moment ago.
+_DELETE_MANY: Final = compile_statement(
+    delete(ItemRow).where(
+        col(ItemRow.id) == func.any(bindparam("ids", type_=ARRAY(ITEMS.c.id.type)))
+    )
 )
 
 # One row (the API's POST): plain parameters are cheaper to encode and plan than arrays.
@@ -183,11 +196,24 @@ class SqlItemRepository:
             raise DuplicateSku(item.sku)
 
     async def add_many(self, items: Sequence[Item]) -> None:
+        """All or nothing: a refused batch leaves none of its rows in the transaction.
+
+        The rows that went in are deleted again by a second statement, sent only on refusal: a
+        savepoint would cost two more round trips on every batch that succeeds.
+        """
         columns = {name: [getattr(item, name) for item in items] for name in ITEM_FIELDS}
-        inserted = {row[0] for row in await self._fetch(_INSERT, True, **columns)}
-        if len(inserted) != len(items):
-            index, sku = next((i, it.sku) for i, it in enumerate(items) if it.sku not in inserted)
-            raise DuplicateSku(sku, index=index if len(items) > 1 else None)
+        rows = await self._fetch(_INSERT, True, **columns)
+        if len(rows) == len(items):
+            return
+        inserted = {UUID(bytes=row[0].bytes): row[1] for row in rows}
+        if inserted:
+            await self._fetch(_DELETE_MANY, True, ids=list(inserted))
+        index, refused = next((i, it) for i, it in enumerate(items) if it.id not in inserted)
+        raise DuplicateSku(
+            refused.sku,
+            index=index if len(items) > 1 else None,
+            within_batch=refused.sku in inserted.values(),
+        )
 
     async def get(self, item_id: UUID) -> Item | None:
         row = await self._fetchrow(_GET, False, id=item_id)
@@ -221,17 +247,34 @@ class SqlItemRepository:
         values = {f"new_{name}": value for name, value in changes.values.items()}
         values.update(id=item_id, now=now, expected_version=expected_version)
         for _ in range(_MAX_RETRIES):
-            try:
+            if "sku" in changes.values:
+                row = await self._update_sku(statement, values, changes.values["sku"])
+            else:
                 row = await self._fetchrow(statement, True, **values)
-            except asyncpg.UniqueViolationError as error:
-                if violated_constraint(error) == SKU_UNIQUE:
-                    raise DuplicateSku(changes.values.get("sku")) from None
-                raise
             if row is not None:
                 return row_to_item(row)
             current = await self._current(item_id)
             current.check_version(expected_version)  # raises VersionConflict
         raise _contended()
+
+    async def _update_sku(
+        self, statement: CompiledStatement, values: dict[str, Any], sku: str
+    ) -> Any:
+        """The update that sets a sku, in a savepoint: a taken sku is a unique violation, which
+        would abort the whole transaction. No single statement can refuse it without one (an
+        UPDATE has no ON CONFLICT, and a NOT EXISTS guard misses a concurrent uncommitted
+        writer of the same sku), so updates of other fields, the usual ones, stay one round
+        trip and only these pay the savepoint's two.
+        """
+        connection = await self._driver(write=True)
+        try:
+            with unavailable_on_outage():
+                async with connection.transaction():
+                    return await connection.fetchrow(statement.sql, *statement.args(values))
+        except asyncpg.UniqueViolationError as error:
+            if violated_constraint(error) == SKU_UNIQUE:
+                raise DuplicateSku(sku) from None
+            raise
 
     async def adjust_stock(self, item_id: UUID, delta: int, *, now: datetime) -> Item:
         decrease = delta < 0

@@ -18,6 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from domain import rules
+
 # Stable constraint names, so migrations can refer to them and errors can be recognised.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -44,10 +46,15 @@ class ItemRow(SQLModel, table=True):
     )
 
     id: UUID = Field(primary_key=True)
-    sku: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
-    name: str = Field(max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
-    price: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    sku: str = Field(sa_column=Column(String(rules.SKU_MAX), nullable=False, unique=True))
+    name: str = Field(max_length=rules.NAME_MAX)
+    description: str | None = Field(default=None, max_length=rules.DESCRIPTION_MAX)
+    price: Decimal = Field(
+        sa_column=Column(
+            Numeric(rules.PRICE_DIGITS + rules.PRICE_PLACES, rules.PRICE_PLACES), nullable=False
+        )
+    )
+    # PostgreSQL's integer: 32 bits, the domain's QUANTITY_MAX and VERSION_MAX.
     quantity: int = Field(default=0)
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

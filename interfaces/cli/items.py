@@ -27,9 +27,9 @@ import orjson
 import typer
 
 from application.errors import InvalidCursor, InvalidQuery
-from application.listing import MAX_LIMIT, Q_MAX, Cursor, ListQuery, Page, Sort
-from application.use_cases.create_items import MAX_BATCH
+from application.listing import DEFAULT_LIMIT, MAX_LIMIT, Q_MAX, Cursor, ListQuery, Page, Sort
 from application.use_cases.import_items import DEFAULT_BATCH, ImportRejected, ImportReport
+from domain import rules
 from domain.item import Item
 from interfaces.cli.failures import fail, say
 from interfaces.cli.io_formats import (
@@ -64,10 +64,12 @@ def _decimal(value: str) -> Decimal:
 
 ItemId = Annotated[UUID, typer.Argument(help="The item's id.", metavar="ID", show_default=False)]
 Json = Annotated[bool, typer.Option("--json", help="Print the item as JSON (the API's shape).")]
-Sku = Annotated[str, typer.Option(help="1-64 of A-Z 0-9 . _ - (stored upper-case).")]
-Name = Annotated[str, typer.Option(help="1-200 characters.")]
-Price = Annotated[str, typer.Option(help="At least 0, at most 2 decimals, e.g. 12.50.")]
-Description = Annotated[str | None, typer.Option(help="Up to 2000 characters.")]
+Sku = Annotated[str, typer.Option(help=f"1-{rules.SKU_MAX} of A-Z 0-9 . _ - (stored upper-case).")]
+Name = Annotated[str, typer.Option(help=f"1-{rules.NAME_MAX} characters.")]
+Price = Annotated[
+    str, typer.Option(help=f"At least 0, at most {rules.PRICE_PLACES} decimals, e.g. 12.50.")
+]
+Description = Annotated[str | None, typer.Option(help=f"Up to {rules.DESCRIPTION_MAX} characters.")]
 Quantity = Annotated[int | None, typer.Option(help="Stock on hand (default 0).")]
 IfVersion = Annotated[
     int | None,
@@ -224,7 +226,9 @@ def _query(
 
 @app.command("list")
 def list_items(
-    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="Items per page.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=MAX_LIMIT, help="Items per page.")
+    ] = DEFAULT_LIMIT,
     sort: SortOpt = Sort.CREATED_AT,
     q: QOpt = None,
     min_price: MinPrice = None,
@@ -290,7 +294,7 @@ def import_items(
     ],
     fmt: FormatOpt = None,
     batch_size: Annotated[
-        int, typer.Option(min=1, max=MAX_BATCH, help="Rows per INSERT.")
+        int, typer.Option(min=1, max=rules.BATCH_MAX, help="Rows per INSERT.")
     ] = DEFAULT_BATCH,
     skip_invalid: Annotated[
         bool, typer.Option(help="Import the good rows, report the bad ones (default: all or none).")

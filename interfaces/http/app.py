@@ -120,7 +120,13 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
 
     install_error_handlers(app)
     gate = Gate(container.keyring(), public_reads=settings.public_reads)
-    install_openapi(app, open_api=gate.open, public_reads=settings.public_reads)
+    install_openapi(
+        app,
+        open_api=gate.open,
+        public_reads=settings.public_reads,
+        max_body_bytes=settings.max_body_bytes,
+        idempotency_ttl_hours=settings.idempotency_ttl_hours,
+    )
     # Last added runs first: the edge, then CORS, so that every answer admission gives (401,
     # 403, 413, 415, 500) carries the CORS headers too.
     app.add_middleware(AdmissionMiddleware, max_body_bytes=settings.max_body_bytes, gate=gate)

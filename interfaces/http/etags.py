@@ -8,6 +8,7 @@ from typing import Final
 
 from starlette.exceptions import HTTPException
 
+from domain.rules import VERSION_MAX
 from interfaces.http.openapi import header_parameter
 
 #: RFC 9110 entity-tag: an optional `W/` and a quoted opaque-tag of etagc (obs-text included:
@@ -19,7 +20,6 @@ _TAG_LIST: Final = re.compile(rf"[ \t,]*{_ANY_TAG}(?:[ \t]*,[ \t,]*{_ANY_TAG})*[
 #: What If-Match accepts besides `*`: exactly one entity-tag, not a list of one.
 _ONE_TAG: Final = re.compile(rf"[ \t]*{_ENTITY_TAG}[ \t]*")
 _VERSION: Final = re.compile(r"[1-9][0-9]{0,9}")
-_MAX_VERSION: Final = 2**31 - 1  # the column is a PostgreSQL integer
 
 #: The conditional headers in the OpenAPI document (the handlers read them from the request).
 IF_MATCH: Final = header_parameter(
@@ -51,7 +51,7 @@ def _version_of(opaque_tag: str) -> int | None:
     if not _VERSION.fullmatch(opaque_tag):
         return None
     version = int(opaque_tag)
-    return version if version <= _MAX_VERSION else None
+    return version if version <= VERSION_MAX else None
 
 
 def expected_version(if_match: Sequence[str]) -> int | None:

@@ -28,8 +28,9 @@ _KEY_MAX: Final = 255
 #: The header in the OpenAPI document (the handlers read it from the request, see items.py).
 IDEMPOTENCY_KEY: Final = header_parameter(
     _KEY_HEADER,
-    "Makes the request safe to retry: the first successful response is stored for 24 h "
-    "and replayed (with `Idempotent-Replayed: true`) for a repeat with the same body.",
+    "Makes the request safe to retry: the first successful response is stored for "
+    "{idempotency_ttl} and replayed (with `Idempotent-Replayed: true`) for a repeat with the "
+    "same body.",
     {"type": "string", "minLength": 1, "maxLength": _KEY_MAX},
 )
 

@@ -1,7 +1,13 @@
-"""OpenAPI details FastAPI does not produce by itself: problem+json error responses."""
+"""OpenAPI details FastAPI does not produce by itself: problem+json error responses, and texts
+that state the configuration (the body limit, how long idempotent responses are kept).
+
+A description may hold the placeholders `{body_limit}` and `{idempotency_ttl}`: the document
+is rendered with the running service's settings in their place.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from fastapi import FastAPI
@@ -22,7 +28,7 @@ _DESCRIPTIONS: Final = {
         "same Idempotency-Key is still in progress (then with Retry-After)."
     ),
     412: "If-Match does not name the current version; nothing changed.",
-    413: "The request body is larger than 1 MiB.",
+    413: "The request body is larger than {body_limit}.",
     415: "The request body is not JSON.",
     422: (
         "The request is invalid (`errors` points at each bad field), or its Idempotency-Key "
@@ -34,6 +40,25 @@ _DESCRIPTIONS: Final = {
 
 #: Every route can answer these: the server's own failure or its database being down.
 COMMON: Final = (500, 503)
+
+
+def _size(size: int) -> str:
+    for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+def _render(operation: dict[str, Any], settings: Mapping[str, str]) -> None:
+    """Put the settings in place of their placeholders in the operation's descriptions."""
+    described = [*operation.get("parameters", []), *operation.get("responses", {}).values()]
+    for part in described:
+        text = part.get("description")
+        if text is None:
+            continue
+        for placeholder, value in settings.items():
+            text = text.replace(placeholder, value)
+        part["description"] = text
 
 
 def header_parameter(
@@ -59,12 +84,23 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-def install_openapi(app: FastAPI, *, open_api: bool, public_reads: bool) -> None:
+def install_openapi(
+    app: FastAPI,
+    *,
+    open_api: bool,
+    public_reads: bool,
+    max_body_bytes: int,
+    idempotency_ttl_hours: int,
+) -> None:
     """Serve error responses as application/problem+json and drop FastAPI's own 422 schema.
 
     The security requirements follow the configuration: none when no API keys are configured,
     none on reads when reads are public. Operations that need no key document no 401/403.
     """
+    settings = {
+        "{body_limit}": _size(max_body_bytes),
+        "{idempotency_ttl}": f"{idempotency_ttl_hours} h",
+    }
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -90,6 +126,7 @@ def install_openapi(app: FastAPI, *, open_api: bool, public_reads: bool) -> None
                         response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": problem_ref}}
                         if int(status) == 422:
                             response["description"] = _DESCRIPTIONS[422]
+                _render(operation, settings)
         schema.setdefault("components", {})["securitySchemes"] = {SCHEME_NAME: SCHEME}
         components = schema["components"].setdefault("schemas", {})
         components.pop("HTTPValidationError", None)

@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from domain import rules
+
 _FORBID = ConfigDict(extra="forbid")
 _INTEGER_BOUND = 2**63
 
@@ -34,30 +36,43 @@ _NO_NUL = r"^[^\u0000]*$"
 _SPACE = r"\s\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _SKU_SCHEMA = {
     "type": "string",
-    "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
-    "description": "Stored trimmed and upper-cased; 1-64 of A-Z 0-9 . _ -, first A-Z or 0-9.",
+    "pattern": rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{rules.SKU_MAX - 1}}}$",
+    "description": (
+        f"Stored trimmed and upper-cased; 1-{rules.SKU_MAX} of A-Z 0-9 . _ -, first A-Z or 0-9."
+    ),
     "examples": ["ABC-123"],
 }
 _NAME_SCHEMA = {
     "type": "string",
     "minLength": 1,
-    "maxLength": 200,
+    "maxLength": rules.NAME_MAX,
     "pattern": rf"^[^\u0000{_SPACE}]([^\u0000]*[^\u0000{_SPACE}])?$",
-    "description": "1-200 characters after trimming.",
+    "description": f"1-{rules.NAME_MAX} characters after trimming.",
 }
-_DESCRIPTION_SCHEMA = {"type": "string", "maxLength": 2000, "pattern": _NO_NUL}
+_DESCRIPTION_SCHEMA = {"type": "string", "maxLength": rules.DESCRIPTION_MAX, "pattern": _NO_NUL}
 _PRICE_SCHEMA = {
     "anyOf": [
-        {"type": "number", "minimum": 0, "maximum": 9999999999.99, "multipleOf": 0.01},
-        {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"},
+        {
+            "type": "number",
+            "minimum": 0,
+            "maximum": float(rules.PRICE_MAX),
+            "multipleOf": float(rules.PRICE_QUANTUM),
+        },
+        {
+            "type": "string",
+            "pattern": rf"^[0-9]{{1,{rules.PRICE_DIGITS}}}(\.[0-9]{{1,{rules.PRICE_PLACES}}})?$",
+        },
     ],
-    "description": "At least 0, below 10^10, at most 2 decimal places; a number or a string.",
+    "description": (
+        f"At least 0, below 10^{rules.PRICE_DIGITS}, at most {rules.PRICE_PLACES} decimal "
+        "places; a number or a string."
+    ),
     "examples": ["12.50"],
 }
 _QUANTITY_SCHEMA = {
     "type": "integer",
     "minimum": 0,
-    "maximum": 2**31 - 1,
+    "maximum": rules.QUANTITY_MAX,
     "description": "Stock on hand.",
 }
 
@@ -143,7 +158,7 @@ class ItemUpdate(BaseModel):
 
 class ItemsBatchCreate(BaseModel):
     model_config = _FORBID
-    items: list[ItemCreate] = Field(min_length=1, max_length=1000)
+    items: list[ItemCreate] = Field(min_length=1, max_length=rules.BATCH_MAX)
 
 
 class StockAdjustment(BaseModel):
@@ -153,8 +168,8 @@ class StockAdjustment(BaseModel):
         WithJsonSchema(
             {
                 "type": "integer",
-                "minimum": -(2**31 - 1),
-                "maximum": 2**31 - 1,
+                "minimum": -rules.QUANTITY_MAX,
+                "maximum": rules.QUANTITY_MAX,
                 "not": {"const": 0},
                 "description": "Non-zero change to the stock on hand.",
             }
@@ -167,7 +182,7 @@ class ItemOut(BaseModel):
     sku: str
     name: str
     description: str | None
-    price: str = Field(pattern=r"^\d+\.\d{2}$", examples=["12.50"])
+    price: str = Field(pattern=rf"^\d+\.\d{{{rules.PRICE_PLACES}}}$", examples=["12.50"])
     quantity: int = Field(ge=0)
     version: int = Field(ge=1)
     created_at: datetime

@@ -58,6 +58,18 @@ async def test_a_batch_with_a_taken_sku_names_it_and_stores_nothing(
         assert await uow.items.skus_taken(["FREE-1", "TAKEN-1", "FREE-2"]) == {"TAKEN-1"}
 
 
+async def test_a_sku_repeated_in_a_batch_is_a_duplicate_and_stores_nothing(
+    uow_factory: UowFactory,
+) -> None:
+    batch = [new_item("REP-0"), new_item("REP-1"), new_item("REP-1", name="two")]
+    with pytest.raises(DuplicateSku) as caught:
+        await store(uow_factory, *batch)
+    error = caught.value
+    assert (error.sku, error.index, error.within_batch) == ("REP-1", 2, True)
+    async with uow_factory() as uow:
+        assert await uow.items.skus_taken(["REP-0", "REP-1"]) == set()
+
+
 async def test_a_batch_of_one_with_a_taken_sku_has_no_index(uow_factory: UowFactory) -> None:
     await store(uow_factory, new_item("ONE-1"))
     with pytest.raises(DuplicateSku) as caught:

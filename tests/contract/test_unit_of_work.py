@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import DuplicateSku, InsufficientStock
+from domain.item import ItemChanges
 from tests.contract.helpers import UowFactory, later, new_item, store, stored
 
 
@@ -152,3 +153,38 @@ async def test_units_open_at_once_lose_no_stock_adjustment(uow_factory: UowFacto
         await one.commit()
     assert (adjusted.quantity, adjusted.version) == (0, 4)
     assert await stored(uow_factory, item.id) == adjusted
+
+
+async def test_a_refused_batch_leaves_nothing_in_the_unit_and_the_unit_goes_on(
+    uow_factory: UowFactory,
+) -> None:
+    await store(uow_factory, new_item("RB-1"))
+    before, fresh, after = new_item("RB-2"), new_item("RB-3"), new_item("RB-4")
+    async with uow_factory() as uow:
+        await uow.items.add(before)
+        with pytest.raises(DuplicateSku):
+            await uow.items.add_many([fresh, new_item("RB-1"), new_item("RB-5")])
+        assert await uow.items.get(fresh.id) is None
+        assert await uow.items.skus_taken(["RB-3", "RB-5"]) == set()
+        await uow.items.add(after)
+        await uow.commit()
+    assert await stored(uow_factory, before.id) == before
+    assert await stored(uow_factory, after.id) == after
+    assert await stored(uow_factory, fresh.id) is None
+
+
+async def test_a_unit_goes_on_after_a_refused_update(uow_factory: UowFactory) -> None:
+    a, b, c, d = new_item("RU-1"), new_item("RU-2"), new_item("RU-3"), new_item("RU-4")
+    await store(uow_factory, a, b)
+    async with uow_factory() as uow:
+        await uow.items.add(d)
+        with pytest.raises(DuplicateSku):
+            await uow.items.update(
+                a.id, ItemChanges.parse({"sku": "RU-2"}), expected_version=None, now=later(1)
+            )
+        assert await uow.items.get(a.id) == a
+        await uow.items.add(c)
+        await uow.commit()
+    assert await stored(uow_factory, a.id) == a
+    assert await stored(uow_factory, c.id) == c
+    assert await stored(uow_factory, d.id) == d

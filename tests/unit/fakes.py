@@ -27,11 +27,16 @@ class InMemoryItemRepository:
         await self.add_many([item])
 
     async def add_many(self, items: Sequence[Item]) -> None:
-        taken = {item.sku for item in self._visible()}
+        stored = {item.sku for item in self._visible()}
+        batch: set[str] = set()  # a sku repeated within the batch is taken by its first use
         for index, item in enumerate(items):
-            if item.sku in taken:
-                raise DuplicateSku(item.sku, index=index if len(items) > 1 else None)
-            taken.add(item.sku)  # a sku repeated within the batch is taken by its first use
+            if item.sku in stored or item.sku in batch:
+                raise DuplicateSku(
+                    item.sku,
+                    index=index if len(items) > 1 else None,
+                    within_batch=item.sku in batch,
+                )
+            batch.add(item.sku)
         for item in items:
             self.written[item.id] = item
 

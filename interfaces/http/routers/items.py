@@ -17,8 +17,9 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import WithJsonSchema
 from starlette.responses import Response
 
-from application.listing import MAX_LIMIT, Q_MAX, ListQuery, Sort
+from application.listing import DEFAULT_LIMIT, MAX_LIMIT, Q_MAX, ListQuery, Sort
 from domain.item import Item
+from domain.rules import BATCH_MAX, PRICE_LIMIT, PRICE_MAX
 from interfaces.http.dependencies import use_cases
 from interfaces.http.etags import IF_MATCH, IF_NONE_MATCH, etag, expected_version, none_match
 from interfaces.http.exact_json import ExactJsonRoute
@@ -51,8 +52,8 @@ ITEM_LINKS = {
 
 PriceBound = Annotated[
     Decimal | None,
-    Query(ge=0, lt=Decimal(10) ** 10),
-    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 9999999999.99}),
+    Query(ge=0, lt=PRICE_LIMIT),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": float(PRICE_MAX)}),
 ]
 
 
@@ -89,7 +90,7 @@ async def create_item(request: Request, body: ItemCreate) -> Response:
     "/batch",
     status_code=status.HTTP_201_CREATED,
     operation_id="createItems",
-    summary="Create up to 1000 items, all or none",
+    summary=f"Create up to {BATCH_MAX} items, all or none",
     response_model=ItemsOut,
     responses=problems(401, 403, 409, 413, 415, 422),
     openapi_extra=_headers(IDEMPOTENCY_KEY),
@@ -119,7 +120,7 @@ async def create_items(request: Request, body: ItemsBatchCreate) -> Response:
 )
 async def list_items(
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     sort: Sort = Sort.CREATED_AT,
     q: Annotated[str | None, Query(max_length=Q_MAX, pattern=r"^[^\u0000]*$")] = None,
