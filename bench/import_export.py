@@ -1,4 +1,4 @@
-"""Benchmark of `stockroom items import` and `export` (SPEC §8: measured here, never in tests).
+"""Benchmark of `stockroom items import` and `export`: measured here, never in the tests.
 
     uv run python bench/import_export.py                 # a throwaway PostgreSQL (initdb/pg_ctl)
     BENCH_DATABASE_URL=postgresql://u:pw@host/db uv run python bench/import_export.py

@@ -1,4 +1,4 @@
-"""The HTTP benchmark (issue 6, SPEC §8): `stockroom serve` against a raw-asyncpg reference.
+"""The HTTP benchmark: `stockroom serve` against a raw-asyncpg reference server.
 
     uv run python bench/http/run.py [--rows 100000] [--duration 10] [--rounds 3] [--connections 32]
 
@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import orjson
-from httpbench_pg import (
+
+from bench.http.database import (
     Cluster,
     SessionCounter,
     StatementCounter,
@@ -45,13 +46,13 @@ from httpbench_pg import (
     service_url,
     throwaway_cluster,
 )
-from httpbench_procs import Client, Service, machine_busy_seconds, tree_cpu_seconds
-from httpbench_profile import load as load_profile
-from httpbench_profile import record as record_profile
-from httpbench_profile import summary as profile_summary
-from httpbench_report import REFERENCE, SERVERS, STOCKROOM, Results, machine, render
-from httpbench_report import summarize_targets as missed_targets
-from httpbench_wrk import Endpoint, Wrk, WrkResult, endpoints, parse, require_wrk
+from bench.http.processes import Client, Service, machine_busy_seconds, tree_cpu_seconds
+from bench.http.profiling import load as load_profile
+from bench.http.profiling import record as record_profile
+from bench.http.profiling import summary as profile_summary
+from bench.http.report import REFERENCE, SERVERS, STOCKROOM, Results, machine, render
+from bench.http.report import summarize_targets as missed_targets
+from bench.http.wrk import Endpoint, Wrk, WrkResult, endpoints, parse, require_wrk
 
 HERE: Final = Path(__file__).resolve().parent
 REPO: Final = HERE.parents[1]
