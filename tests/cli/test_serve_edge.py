@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import Server, free_port
+from tests.servers import Server
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 

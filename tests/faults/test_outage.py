@@ -15,9 +15,10 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from tests.faults.cluster import Cluster, Database, wait_until
-from tests.faults.conftest import Serve, assert_unavailable, new_item, service_env, timed
+from tests.faults.cluster import Database, wait_until
+from tests.faults.helpers import Serve, assert_unavailable, new_item, service_env, timed
 from tests.faults.proxy import SilentProxy
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.slow
 
