@@ -1,1 +1,1 @@
-"""The HTTP benchmark: `uv run python bench/http/run.py` (see bench/README.md)."""
+"""The HTTP benchmark: `uv run python -m bench.http.run` (see bench/README.md)."""
