@@ -18,7 +18,7 @@ from tests.support.ports import free_port
 STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
 
 
-def _environment(changes: Mapping[str, str | None]) -> dict[str, str]:
+def environment(changes: Mapping[str, str | None]) -> dict[str, str]:
     """This process's environment with `changes` applied (None unsets a variable)."""
     env = {**os.environ}
     for name, value in changes.items():
@@ -54,7 +54,7 @@ class Server:
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 [STOCKROOM, "serve", "--port", str(self.port), *args],
-                env=_environment(env),
+                env=environment(env),
                 cwd=workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
