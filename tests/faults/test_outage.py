@@ -22,7 +22,7 @@ from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.slow
 
-#: The bound the specification states for an answer while the database is down.
+#: The bound the README promises for an answer while the database is down (see "The promises").
 WITHIN: Final = 2.0
 
 
