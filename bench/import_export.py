@@ -1,7 +1,7 @@
-"""Benchmark of `stockroom items import` and `export` (SPEC §8: measured here, never in tests).
+"""Benchmark of `stockroom items import` and `export`: measured here, never in the tests.
 
-    uv run python bench/import_export.py                 # a throwaway PostgreSQL (initdb/pg_ctl)
-    BENCH_DATABASE_URL=postgresql://u:pw@host/db uv run python bench/import_export.py
+    uv run python -m bench.import_export                 # a throwaway PostgreSQL (initdb/pg_ctl)
+    BENCH_DATABASE_URL=postgresql://u:pw@host/db uv run python -m bench.import_export
 
 1. Import: the same 100,000 rows are loaded into the same (truncated) `items` table twice, by
    `stockroom items import FILE.csv` and by `psql -c "\\copy items(...) from FILE"` (the floor:
@@ -12,9 +12,9 @@
    `stockroom items export` writes them to a file while the process's RSS is sampled; the growth
    from the first page written to the peak is reported (target < 50 MB: nothing accumulates).
 
-The throwaway server needs PostgreSQL's initdb and pg_ctl on PATH; as root they run as the
-`postgres` OS user. BENCH_DATABASE_URL must name a database the benchmark may migrate and
-TRUNCATE (it is emptied at the end).
+The throwaway server needs PostgreSQL's initdb, pg_ctl and psql (tests/support/cluster.py finds
+them); as root the server runs as the `postgres` OS user. BENCH_DATABASE_URL must name a database
+the benchmark may migrate and TRUNCATE (it is emptied at the end).
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +40,7 @@ import uuid_utils
 from sqlalchemy.engine import make_url
 
 from infrastructure.db import schema
+from tests.support.cluster import find_binary, throwaway_cluster
 
 STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
 COPY_COLUMNS = "id,sku,name,description,price,quantity,version,created_at,updated_at"
@@ -56,53 +55,10 @@ class Database:
 # --- the database ----------------------------------------------------------------------------
 
 
-def _as_postgres(command: list[str]) -> list[str]:
-    """initdb and pg_ctl refuse to run as root: run them as the `postgres` OS user then."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def throwaway_postgres() -> Iterator[Database]:
-    for tool in ("initdb", "pg_ctl", "psql"):
-        if shutil.which(tool) is None:
-            sys.exit(f"{tool} is not on PATH: install PostgreSQL or set BENCH_DATABASE_URL")
-    root = Path(tempfile.mkdtemp(prefix="stockroom-bench-"))
-    data = root / "data"
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    port = _free_port()
-    subprocess.run(
-        _as_postgres(["initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"]),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
-    subprocess.run(
-        _as_postgres(
-            ["pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield Database(
-            libpq=f"postgresql://postgres@127.0.0.1:{port}/postgres",
-            asyncpg=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres",
-        )
-    finally:
-        subprocess.run(
-            _as_postgres(["pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"]),
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_cluster("stockroom-bench-") as cluster:
+        yield Database(libpq=cluster.dsn(), asyncpg=cluster.url("postgres"))
 
 
 @contextmanager
@@ -166,6 +122,7 @@ def stockroom_env(db: Database) -> dict[str, str]:
 
 
 def bench_import(db: Database, directory: Path, rows: int, repeat: int) -> dict[str, float]:
+    psql = find_binary("psql")
     ours, theirs = write_import_files(directory, rows)
     empty = directory / "empty.csv"
     empty.write_text("sku,name,price\n")
@@ -178,7 +135,7 @@ def bench_import(db: Database, directory: Path, rows: int, repeat: int) -> dict[
         assert count(db) == rows, "the import stored a different number of rows"
         sql(db, "TRUNCATE items")
         copy = f"\\copy items({COPY_COLUMNS}) from '{theirs}' with (format csv, header true)"
-        copies.append(timed(["psql", db.libpq, "-v", "ON_ERROR_STOP=1", "-c", copy]))
+        copies.append(timed([psql, db.libpq, "-v", "ON_ERROR_STOP=1", "-c", copy]))
         assert count(db) == rows, "\\copy stored a different number of rows"
     sql(db, "TRUNCATE items")
     return {"import_s": min(imports), "copy_s": min(copies), "startup_s": startup}

@@ -1,7 +1,7 @@
 """Start-up benchmark of the `stockroom` command: what a person waits for before anything happens.
 
-    uv run python bench/startup.py              # 5 runs of each, with and without bytecode
-    uv run python bench/startup.py --runs 9 --mode with
+    uv run python -m bench.startup              # 5 runs of each, with and without bytecode
+    uv run python -m bench.startup --runs 9 --mode with
 
 Three measurements, each the median wall time of `--runs` processes, on the embedded default
 (a data directory made under a temporary directory, created and migrated before timing):
@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,19 +38,14 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
 PHASES = (
     ("command (to database ready)", "embedded PostgreSQL ready"),
     ("server process (exec, imports, app)", "Started server process"),
     ("lifespan and bind", "Uvicorn running"),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def answers(url: str) -> bool:

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import pytest
 
+from infrastructure.settings import Settings
 from tests.postgres import (
     HOW_TO_PROVIDE,
     NoDatabase,
@@ -143,6 +144,12 @@ def database_name(_shared_server: SharedServer) -> Iterator[str]:
 def database_url(pg_server: PostgresServer, database_name: str) -> str:
     """The asyncpg URL of the test database."""
     return pg_server.url_for(database_name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    """The service's settings on the test database (no .env file: the tests say what they use)."""
+    return Settings(database_url=database_url, pool_timeout=10, _env_file=None)
 
 
 @pytest.fixture(scope="session")

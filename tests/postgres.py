@@ -25,11 +25,9 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from infrastructure.db import schema
+from tests.support.cluster import HARNESS_OPTIONS, create_database, drop_database
 
 DEFAULT_IMAGE: Final = "postgres:16-alpine"
-#: Every statement of the harness gives up within seconds instead of hanging the run behind a
-#: lock some test left held.
-HARNESS_OPTIONS: Final = "-c lock_timeout=10s -c statement_timeout=60s"
 #: The tables every database test empties behind it.
 TABLES: Final = ("items", "idempotency_keys")
 #: The state file, in the run's state directory.
@@ -80,19 +78,12 @@ class PostgresServer:
         return str(row[0]) if row else "unknown"
 
     def create_database(self, prefix: str, *, template: str | None = None) -> str:
-        name = f"{prefix}_{secrets.token_hex(4)}"
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template is not None:
-            statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
         with self._admin() as conn:
-            conn.execute(statement)
-        return name
+            return create_database(conn, prefix, template=template)
 
     def drop_database(self, name: str) -> None:
         with self._admin() as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            drop_database(conn, name)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ SQL_EXISTS: Final = "SELECT version FROM items WHERE id = $1"
 
 WRITABLE: Final = ("sku", "name", "description", "price", "quantity")
 READ_ONLY: Final = frozenset({"id", "version", "created_at", "updated_at"})
+#: A cursor's filter digest when the list has no filters (the reference serves none).
+UNFILTERED: Final = ""
 SKU_PATTERN: Final = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,63}")
 CENT: Final = Decimal("0.01")
 PRICE_LIMIT: Final = Decimal(10) ** 10
@@ -310,14 +312,14 @@ async def get_item(request: Request) -> Response:
 
 def _cursor(token: str) -> tuple[datetime, uuid.UUID]:
     padded = token + "=" * (-len(token) % 4)
-    sort, value, item_id = orjson.loads(base64.urlsafe_b64decode(padded))
-    if sort != "created_at":
+    sort, value, item_id, filters = orjson.loads(base64.urlsafe_b64decode(padded))
+    if sort != "created_at" or filters != UNFILTERED:
         raise ValueError(sort)
     return datetime.fromisoformat(value), uuid.UUID(item_id)
 
 
 def _encode_cursor(created_at: datetime, item_id: object) -> str:
-    raw = orjson.dumps(["created_at", created_at.isoformat(), str(item_id)])
+    raw = orjson.dumps(["created_at", created_at.isoformat(), str(item_id), UNFILTERED])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

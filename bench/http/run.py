@@ -1,6 +1,6 @@
-"""The HTTP benchmark (issue 6, SPEC §8): `stockroom serve` against a raw-asyncpg reference.
+"""The HTTP benchmark: `stockroom serve` against a raw-asyncpg reference server.
 
-    uv run python bench/http/run.py [--rows 100000] [--duration 10] [--rounds 3] [--connections 32]
+    uv run python -m bench.http.run [--rows 100000] [--duration 10] [--rounds 3] [--connections 32]
 
 Starts a throwaway PostgreSQL 15 (or uses BENCH_DATABASE_URL, whose items are deleted), migrates
 and seeds it, starts Stockroom (one worker) and the reference server (reference_server.py), each
@@ -32,26 +32,27 @@ from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import orjson
-from httpbench_pg import (
-    Cluster,
+
+from bench.http.database import (
+    Database,
     SessionCounter,
     StatementCounter,
     enable_statement_stats,
-    free_port,
     page_execution_ms,
     prepare_external,
     seed,
     server_settings,
     service_url,
-    throwaway_cluster,
+    throwaway_database,
 )
-from httpbench_procs import Client, Service, machine_busy_seconds, tree_cpu_seconds
-from httpbench_profile import load as load_profile
-from httpbench_profile import record as record_profile
-from httpbench_profile import summary as profile_summary
-from httpbench_report import REFERENCE, SERVERS, STOCKROOM, Results, machine, render
-from httpbench_report import summarize_targets as missed_targets
-from httpbench_wrk import Endpoint, Wrk, WrkResult, endpoints, parse, require_wrk
+from bench.http.processes import Client, Service, machine_busy_seconds, tree_cpu_seconds
+from bench.http.profiling import load as load_profile
+from bench.http.profiling import record as record_profile
+from bench.http.profiling import summary as profile_summary
+from bench.http.report import REFERENCE, SERVERS, STOCKROOM, Results, machine, render
+from bench.http.report import summarize_targets as missed_targets
+from bench.http.wrk import Endpoint, Wrk, WrkResult, endpoints, parse, require_wrk
+from tests.support.ports import free_port
 
 HERE: Final = Path(__file__).resolve().parent
 REPO: Final = HERE.parents[1]
@@ -167,15 +168,15 @@ def _loadavg() -> str:
 
 
 @contextmanager
-def database(workdir: Path) -> Iterator[Cluster]:
+def database() -> Iterator[Database]:
     external = os.environ.get("BENCH_DATABASE_URL")
     if external:
         log("using BENCH_DATABASE_URL (its items are deleted)")
-        yield Cluster(url=service_url(external), description="BENCH_DATABASE_URL")
+        yield Database(url=service_url(external), description="BENCH_DATABASE_URL")
         return
     log("starting a throwaway PostgreSQL cluster")
-    with throwaway_cluster(workdir, cpu=LOAD_CPU) as cluster:
-        yield cluster
+    with throwaway_database(cpu=LOAD_CPU) as throwaway:
+        yield throwaway
 
 
 class Bench:
@@ -190,7 +191,7 @@ class Bench:
         args = self.args
         started = time.monotonic()
         load_at_start = _loadavg()
-        cluster = self.cluster = self.stack.enter_context(database(self.workdir))
+        cluster = self.cluster = self.stack.enter_context(database())
         url = cluster.url
         self.sessions = SessionCounter(url)
         self.stack.callback(lambda: self.loop.run(self.sessions.close()))
@@ -214,7 +215,7 @@ class Bench:
         servers = self._start_servers(url)
         config = {
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "uv run python bench/http/run.py " + " ".join(sys.argv[1:]),
+            "command": "uv run python -m bench.http.run " + " ".join(sys.argv[1:]),
             "revision": (
                 f"Stockroom from {args.stockroom_tree}" if args.stockroom_tree else _git_revision()
             ),

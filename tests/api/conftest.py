@@ -4,23 +4,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from dependency_injector import providers
 from fastapi import FastAPI
 
-from infrastructure.container import Container
 from infrastructure.settings import Settings
 from interfaces.http.app import create_app
-
-
-def container_for(settings: Settings) -> Container:
-    container = Container()
-    container.settings.override(providers.Object(settings))
-    return container
-
-
-@pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, pool_timeout=10, _env_file=None)
+from tests.api.helpers import container_for
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+from dependency_injector import providers
+
+from infrastructure.container import Container
+from infrastructure.settings import Settings
+from interfaces.http.app import create_app
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id"}
 
@@ -34,3 +40,19 @@ def with_credentials(url: str, user: str, password: str) -> str:
     from sqlalchemy.engine import make_url  # noqa: PLC0415
 
     return make_url(url).set(username=user, password=password).render_as_string(False)
+
+
+def container_for(settings: Settings) -> Container:
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    return container
+
+
+async def client_with(database_url: str, **settings: object) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app of its own, on `database_url` with these settings, started and stopped."""
+    config = Settings(database_url=database_url, _env_file=None, **settings)  # type: ignore[arg-type]
+    app = create_app(container_for(config))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client

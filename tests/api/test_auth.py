@@ -10,22 +10,11 @@ import pytest
 
 from infrastructure.api_keys import Scope, new_key
 from infrastructure.settings import Settings
-from interfaces.http.app import create_app
-from tests.api.conftest import container_for
-from tests.api.helpers import assert_problem
+from tests.api.helpers import assert_problem, client_with
 
 READ_SECRET, READ_KEY = new_key("reader", Scope.READ)
 WRITE_SECRET, WRITE_KEY = new_key("writer", Scope.WRITE)
 ITEM = {"sku": "auth-1", "name": "Widget", "price": "1.00"}
-
-
-async def client_with(database_url: str, **settings: object) -> AsyncIterator[httpx.AsyncClient]:
-    config = Settings(database_url=database_url, _env_file=None, **settings)  # type: ignore[arg-type]
-    app = create_app(container_for(config))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client
 
 
 def bearer(secret: str) -> dict[str, str]:

@@ -12,8 +12,7 @@ from fastapi import FastAPI
 from infrastructure.db.idempotency import _lock_id
 from infrastructure.settings import Settings
 from interfaces.http.app import create_app
-from tests.api.conftest import container_for
-from tests.api.helpers import assert_problem, create
+from tests.api.helpers import assert_problem, container_for, create
 
 ITEM = {"sku": "idem-1", "name": "Widget", "price": "1.00", "quantity": 5}
 

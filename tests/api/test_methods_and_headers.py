@@ -8,8 +8,7 @@ import httpx
 import pytest
 
 from infrastructure.api_keys import Scope, new_key
-from tests.api.helpers import assert_problem, create
-from tests.api.test_auth import client_with
+from tests.api.helpers import assert_problem, client_with, create
 
 ORIGIN = "https://shop.example"
 READ_SECRET, READ_KEY = new_key("reader", Scope.READ)

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from infrastructure.api_keys import Scope, new_key
 from infrastructure.settings import Settings
 from interfaces.http.app import create_app
-from tests.api.conftest import container_for
+from tests.api.helpers import container_for
 
 EXPECTED = {
     ("post", "/v1/items"): {"201", "401", "403", "409", "413", "415", "422", "500", "503"},

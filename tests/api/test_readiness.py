@@ -10,10 +10,9 @@ import pytest
 from infrastructure.db import schema
 from infrastructure.settings import Settings
 from interfaces.http.app import create_app
-from tests.api.conftest import container_for
-from tests.api.helpers import assert_problem
+from tests.api.helpers import assert_problem, container_for
 from tests.postgres import PostgresServer
-from tests.servers import free_port
+from tests.support.ports import free_port
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from infrastructure.settings import Settings
 from interfaces.http.app import create_app
 from interfaces.logs import configure_logging
 from interfaces.tracing import install_tracing, trace_log_processors, uninstall_tracing
-from tests.api.conftest import container_for
+from tests.api.helpers import container_for
 
 
 @dataclass

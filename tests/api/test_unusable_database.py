@@ -14,8 +14,7 @@ from psycopg import sql
 from infrastructure.db import schema
 from infrastructure.settings import Settings
 from interfaces.http.app import create_app
-from tests.api.conftest import container_for
-from tests.api.helpers import assert_problem, with_credentials
+from tests.api.helpers import assert_problem, container_for, with_credentials
 from tests.postgres import PostgresServer
 
 ITEM = {"sku": "u-1", "name": "Widget", "price": "1.00"}

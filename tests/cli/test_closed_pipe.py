@@ -3,18 +3,12 @@ as it ends other Unix tools; the database work it finished stays done."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-from typer.testing import CliRunner
-
-from interfaces.cli.main import app as cli
-
-ROOT = Path(__file__).resolve().parents[2]
-STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
+from tests.cli.helpers import TESTS, ok
+from tests.servers import STOCKROOM
 
 
 def into_a_closed_pipe(*command: str, url: str) -> subprocess.CompletedProcess[str]:
@@ -29,7 +23,7 @@ def into_a_closed_pipe(*command: str, url: str) -> subprocess.CompletedProcess[s
             stdout=writer,
             stderr=subprocess.PIPE,
             env={**env, "STOCKROOM_DATABASE_URL": url},
-            cwd=ROOT / "tests",
+            cwd=TESTS,
             text=True,
             timeout=180,
             check=False,
@@ -39,24 +33,19 @@ def into_a_closed_pipe(*command: str, url: str) -> subprocess.CompletedProcess[s
 
 
 def add_item(url: str, sku: str, quantity: int) -> None:
-    with contextlib.chdir(ROOT / "tests"):
-        result = CliRunner().invoke(
-            cli,
-            [
-                "items",
-                "add",
-                "--sku",
-                sku,
-                "--name",
-                "N",
-                "--price",
-                "1",
-                "--quantity",
-                f"{quantity}",
-            ],
-            env={"STOCKROOM_DATABASE_URL": url},
-        )
-    assert result.exit_code == 0, result.output
+    ok(
+        "items",
+        "add",
+        "--sku",
+        sku,
+        "--name",
+        "N",
+        "--price",
+        "1",
+        "--quantity",
+        f"{quantity}",
+        url=url,
+    )
 
 
 def test_items_into_a_closed_pipe_stop_quietly(database_url: str) -> None:
@@ -68,7 +57,7 @@ def test_items_into_a_closed_pipe_stop_quietly(database_url: str) -> None:
 
 def test_restock_into_a_closed_pipe_stops_quietly(database_url: str) -> None:
     add_item(database_url, "pipe-2", 1)
-    script = ROOT / "scripts" / "restock.py"
+    script = TESTS.parent / "scripts" / "restock.py"
     for below in ("5", "1"):  # one item to restock, then none (only the summary is printed)
         result = into_a_closed_pipe(
             sys.executable, str(script), "--below", below, "--to", "9", url=database_url

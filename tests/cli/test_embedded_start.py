@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,14 +13,8 @@ import httpx
 import pytest
 
 from infrastructure.settings import Settings
-from tests.servers import Server
-
-STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
-
-
-def embedded_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "STOCKROOM_DATABASE_URL"}
-    return {**env, "STOCKROOM_DATA_DIR": str(data_dir)}
+from tests.cli.helpers import embedded_env, stockroom
+from tests.servers import STOCKROOM, Server, environment
 
 
 def test_an_empty_data_dir_setting_is_unset(
@@ -48,7 +40,7 @@ def test_the_first_start_of_a_data_dir_waits_for_the_one_in_progress(tmp_path: P
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another start is in progress
         waiting = subprocess.Popen(
             [STOCKROOM, "db", "current"],
-            env=embedded_env(data_dir),
+            env=environment(embedded_env(data_dir)),
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -73,11 +65,7 @@ def test_the_first_start_of_a_data_dir_waits_for_the_one_in_progress(tmp_path: P
 
 @pytest.mark.slow
 def test_two_serves_at_once_on_a_new_data_dir(tmp_path: Path) -> None:
-    env: dict[str, str | None] = {
-        "STOCKROOM_DATA_DIR": str(tmp_path / "data"),
-        "STOCKROOM_DATABASE_URL": None,
-        "STOCKROOM_LOG_FORMAT": "json",
-    }
+    env = {**embedded_env(tmp_path / "data"), "STOCKROOM_LOG_FORMAT": "json"}
     servers = [Server(env, workdir=tmp_path), Server(env, workdir=tmp_path)]
     try:
         for server in servers:
@@ -114,21 +102,13 @@ def test_an_embedded_database_behind_head_is_migrated_and_one_at_head_is_left(
 ) -> None:
     env = embedded_env(tmp_path / "data")
 
-    def stockroom(*args: str) -> str:
-        result = subprocess.run(
-            [STOCKROOM, *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+    def ok(*args: str) -> str:
+        result = stockroom(*args, env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    assert stockroom("db", "upgrade", "0001").strip() == "database at 0001"
-    assert stockroom("items", "list", "--json") == ""  # starts the embedded database: migrates it
-    assert stockroom("db", "current").strip() == "0002 (head)"
-    assert stockroom("items", "list", "--json") == ""
-    assert stockroom("db", "current").strip() == "0002 (head)"
+    assert ok("db", "upgrade", "0001").strip() == "database at 0001"
+    assert ok("items", "list", "--json") == ""  # starts the embedded database: migrates it
+    assert ok("db", "current").strip() == "0002 (head)"
+    assert ok("items", "list", "--json") == ""
+    assert ok("db", "current").strip() == "0002 (head)"

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
-import pty
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,15 +13,7 @@ import pytest
 from application.use_cases.import_items import ImportRejected, SourceRow
 from infrastructure.settings import Settings
 from interfaces.cli.runtime import open_container
-from tests.cli.test_items_commands import (
-    STOCKROOM,
-    UNREACHABLE,
-    json_lines,
-    ok,
-    one_error_line,
-    run,
-    seed,
-)
+from tests.cli.helpers import UNREACHABLE, json_lines, ok, on_a_terminal, one_error_line, run, seed
 
 
 def stored(dsn: str) -> list[tuple[Any, ...]]:
@@ -274,41 +263,21 @@ def test_a_progress_bar_on_a_terminal(database_url: str, tmp_path: Path) -> None
     path = write(
         tmp_path / "items.csv", "sku,name,price\n" + "".join(f"t{i},T,1\n" for i in range(300))
     )
-    imported = on_a_terminal("items", "import", str(path), "--batch-size", "50", url=database_url)
+    env = {"STOCKROOM_DATABASE_URL": database_url}
+    status, imported = on_a_terminal("items", "import", str(path), "--batch-size", "50", env=env)
+    assert status == 0, imported
     assert "validating" in imported
     assert "importing" in imported
     assert "rows/s" in imported
     assert "300/300 rows" in imported
-    exported = on_a_terminal("items", "export", str(tmp_path / "out.csv"), url=database_url)
+    status, exported = on_a_terminal("items", "export", str(tmp_path / "out.csv"), env=env)
+    assert status == 0, exported
     assert "exporting" in exported
     assert "300 rows" in exported
 
 
-def on_a_terminal(*args: str, url: str) -> str:
-    """Everything the command wrote to a pseudo-terminal (its stdout and stderr)."""
-    controller, terminal = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if k not in {"NO_COLOR", "TERM", "COLUMNS"}}
-    env.update(STOCKROOM_DATABASE_URL=url, TERM="xterm-256color", COLUMNS="120")
-    process = subprocess.Popen(
-        [STOCKROOM, *args], stdout=terminal, stderr=terminal, stdin=subprocess.DEVNULL, env=env
-    )
-    os.close(terminal)
-    output = bytearray()
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(controller)
-    assert process.wait(timeout=180) == 0, output.decode(errors="replace")
-    return output.decode(errors="replace")
-
-
 async def test_a_sku_stored_concurrently_rolls_the_whole_import_back(
-    database_url: str, database_dsn: str
+    settings: Settings, database_dsn: str
 ) -> None:
     """The insert pass is ONE transaction: a conflict in batch 5 undoes batches 1-4 as well."""
     rows = [{"sku": f"c-{i:02}", "name": "C", "price": "1"} for i in range(50)]
@@ -327,7 +296,6 @@ async def test_a_sku_stored_concurrently_rolls_the_whole_import_back(
                     )
             yield SourceRow(index + 2, fields)
 
-    settings = Settings(database_url=database_url, _env_file=None)
     async with open_container(settings) as container:
         with pytest.raises(ImportRejected, match="line 51: sku 'C-49' was stored by someone else"):
             await container.import_items()(source, batch_size=10)

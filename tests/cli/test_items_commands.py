@@ -2,75 +2,28 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
-from dependency_injector import providers
-from typer.testing import CliRunner
 
-from infrastructure.container import Container
-from infrastructure.settings import Settings
-from interfaces.cli.main import app as cli
-from interfaces.http.app import create_app
-
-ROOT = Path(__file__).resolve().parents[2]
-STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
-UNREACHABLE = "postgresql+asyncpg://u:hunter2@127.0.0.1:9/x"
-
-
-def run(
-    *args: str,
-    url: str,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    process: bool = False,
-) -> subprocess.CompletedProcess[str]:
-    """The `stockroom` command in a clean working directory (no stray .env), on `url`.
-
-    In this process through Click's runner by default (the same Typer app the console script
-    runs; a new interpreter per command would cost seconds of imports each), or as a real
-    process with `process=True`, which the exit-status and start-up tests use.
-    """
-    full_env = {**os.environ, "STOCKROOM_DATABASE_URL": url, **(env or {})}
-    workdir = cwd or ROOT / "tests"
-    if process:
-        return subprocess.run(
-            [STOCKROOM, *args],
-            env=full_env,
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-    with contextlib.chdir(workdir):
-        result = CliRunner().invoke(cli, list(args), env=full_env, catch_exceptions=False)
-    return subprocess.CompletedProcess(
-        [STOCKROOM, *args], result.exit_code, result.stdout, result.stderr
-    )
-
-
-def ok(*args: str, url: str, process: bool = False) -> str:
-    result = run(*args, url=url, process=process)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def one_error_line(result: subprocess.CompletedProcess[str], code: int = 1) -> str:
-    """The failure is `error: ...` on exactly one stderr line, no traceback, the given status."""
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert result.stderr.startswith("error: "), result.stderr
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stderr.strip()
+from tests.api.helpers import client_with
+from tests.cli.helpers import (
+    TESTS,
+    UNREACHABLE,
+    embedded_env,
+    json_lines,
+    ok,
+    one_error_line,
+    run,
+    run_command,
+    seed,
+    stockroom,
+)
 
 
 def add(url: str, sku: str, *extra: str, price: str = "2.50") -> dict[str, Any]:
@@ -89,10 +42,6 @@ def add(url: str, sku: str, *extra: str, price: str = "2.50") -> dict[str, Any]:
     )
     created: dict[str, Any] = json.loads(out)
     return created
-
-
-def json_lines(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def test_add_and_get_as_json_and_as_a_table(database_url: str) -> None:
@@ -132,15 +81,8 @@ async def test_cli_json_is_byte_for_byte_the_http_apis(database_url: str) -> Non
         process=True,  # this test runs an event loop of its own: the command gets a process
     )
     item_id = json.loads(created)["id"]
-    container = Container()
-    container.settings.override(
-        providers.Object(Settings(database_url=database_url, _env_file=None))
-    )
-    app = create_app(container)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await client.get(f"/v1/items/{item_id}")
+    async for client in client_with(database_url):
+        response = await client.get(f"/v1/items/{item_id}")
     assert response.status_code == 200
     assert created.encode() == response.content + b"\n"
     listed = ok("items", "list", "--json", url=database_url, process=True)
@@ -226,11 +168,11 @@ def test_update_changes_only_the_options_given(database_url: str) -> None:
     assert (cleared["description"], cleared["price"], cleared["version"]) == (None, "3.00", 3)
 
     nothing = run("items", "update", item["id"], url=database_url)
-    assert one_error_line(nothing, code=2).startswith("error: nothing to change")
+    assert one_error_line(nothing, 2).startswith("error: nothing to change")
     both = run(
         "items", "update", item["id"], "--description", "x", "--clear-description", url=database_url
     )
-    one_error_line(both, code=2)
+    one_error_line(both, 2)
     add(database_url, "u-2")
     taken = run("items", "update", item["id"], "--sku", "u-2", url=database_url)
     assert "already taken" in one_error_line(taken)
@@ -263,13 +205,6 @@ def test_adjust_stock_takes_negative_deltas_and_never_oversells(database_url: st
     assert run("items", "adjust-stock", item["id"], url=database_url).returncode == 2
     final = json.loads(ok("items", "get", item["id"], "--json", url=database_url))
     assert (final["quantity"], final["version"]) == (12, 3)
-
-
-def seed(url: str, directory: Path, *rows: dict[str, object]) -> None:
-    """Store rows with one process (an import) rather than one `add` each."""
-    path = directory / "seed.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    ok("items", "import", str(path), url=url)
 
 
 def test_list_filters_sorts_and_pages(database_url: str, tmp_path: Path) -> None:
@@ -320,7 +255,7 @@ def test_list_filters_sorts_and_pages(database_url: str, tmp_path: Path) -> None
     assert [line.split()[3] for line in lines if "P-" in line] == ["P-0", "P-2", "P-1"]
 
     wrong_sort = run("items", "list", "--sort", "price", "--cursor", cursor, url=database_url)
-    assert "sort=-price" in one_error_line(wrong_sort, code=2)
+    assert "sort=-price" in one_error_line(wrong_sort, 2)
     assert run("items", "list", "--limit", "201", url=database_url).returncode == 2
     assert run("items", "list", "--min-price", "abc", url=database_url).returncode == 2
 
@@ -346,7 +281,7 @@ def test_an_unreachable_database_is_one_line_and_exit_1() -> None:
 
 def test_an_invalid_configuration_is_exit_2_without_the_secret() -> None:
     result = run("items", "list", url="mysql://root:hunter2@db/x")
-    assert "STOCKROOM_DATABASE_URL" in one_error_line(result, code=2)
+    assert "STOCKROOM_DATABASE_URL" in one_error_line(result, 2)
     assert "hunter2" not in result.stderr
 
 
@@ -358,72 +293,37 @@ def test_the_restock_script(database_url: str, database_dsn: str, tmp_path: Path
         {"sku": "empty", "name": "Empty", "price": 1},
         {"sku": "full", "name": "Full", "price": 1, "quantity": 30},
     )
-    script = [sys.executable, str(ROOT / "scripts" / "restock.py")]
-    env = {**os.environ, "STOCKROOM_DATABASE_URL": database_url}
 
-    dry = subprocess.run(
-        [*script, "--below", "5", "--to", "20", "--dry-run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    def restock(*args: str, url: str = database_url) -> subprocess.CompletedProcess[str]:
+        script = TESTS.parent / "scripts" / "restock.py"
+        return run_command(
+            [sys.executable, str(script), *args], env={"STOCKROOM_DATABASE_URL": url}
+        )
+
+    dry = restock("--below", "5", "--to", "20", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "LOW" in dry.stdout
     assert "EMPTY" in dry.stdout
     assert "FULL" not in dry.stdout
 
-    result = subprocess.run(
-        [*script, "--below", "5", "--to", "20"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    result = restock("--below", "5", "--to", "20")
     assert result.returncode == 0, result.stderr
     with psycopg.connect(database_dsn) as conn:
         rows: dict[str, int] = dict(conn.execute("SELECT sku, quantity FROM items").fetchall())
     assert rows == {"LOW": 20, "EMPTY": 20, "FULL": 30}
     assert "restocked 2 items" in result.stdout
 
-    bad = subprocess.run(
-        [*script, "--below", "5", "--to", "3"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert bad.returncode == 2
-    down = subprocess.run(
-        [*script, "--below", "5", "--to", "20"],
-        env={**env, "STOCKROOM_DATABASE_URL": UNREACHABLE},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    assert restock("--below", "5", "--to", "3").returncode == 2
+    down = restock("--below", "5", "--to", "20", url=UNREACHABLE)
     assert one_error_line(down).startswith("error: cannot reach the database")
 
 
 @pytest.mark.slow
 def test_items_on_the_embedded_default(tmp_path: Path) -> None:
     """No STOCKROOM_DATABASE_URL: the embedded PostgreSQL, migrated, keeping data between runs."""
-    env = {k: v for k, v in os.environ.items() if k != "STOCKROOM_DATABASE_URL"}
-    env["STOCKROOM_DATA_DIR"] = str(tmp_path / "data")
 
     def embedded(*args: str) -> str:
-        result = subprocess.run(
-            [STOCKROOM, "items", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+        result = stockroom("items", *args, env=embedded_env(tmp_path / "data"), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         return result.stdout
 

@@ -7,13 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli.helpers import embedded_env
 from tests.servers import Server
 
 pytestmark = pytest.mark.slow
-
-
-def embedded_env(data_dir: Path) -> dict[str, str | None]:
-    return {"STOCKROOM_DATA_DIR": str(data_dir), "STOCKROOM_DATABASE_URL": None}
 
 
 def test_the_embedded_default_serves_and_keeps_data_across_restarts(tmp_path: Path) -> None:

@@ -9,14 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import Server, free_port
+from tests.servers import Server
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 
 ITEM = {"sku": "edge-1", "name": "Widget", "price": "1.00"}
 
 
-def json_lines(text: str) -> list[dict[str, object]]:
+def json_log_lines(text: str) -> list[dict[str, object]]:
     lines = []
     for line in text.splitlines():
         if line.startswith("{"):
@@ -39,7 +40,7 @@ def test_one_json_log_line_per_request_carrying_the_request_id(
         httpx.get(f"{server.base_url}{created.headers['location']}")
     finally:
         assert server.terminate() == 0
-    lines = json_lines(server.output())
+    lines = json_log_lines(server.output())
     assert lines, server.output()
     requests = [line for line in lines if line.get("event") == "request"]
     ours = [line for line in requests if line.get("request_id") == "trace-42"]

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
-from typing import Any
 
-from typer.testing import CliRunner
-
-from interfaces.cli.main import app as cli
 from interfaces.cli.terminal import plain
+from tests.cli.helpers import run
 
-ROOT = Path(__file__).resolve().parents[2]
 #: A name that paints the terminal red, retitles the window (OSC ... BEL), uses a C1 CSI and
 #: a carriage return to hide text, and carries rich markup.
 HOSTILE_NAME = "\x1b[41mred\x1b[0m \x1b]0;owned\x07 \x9b31m c1 hidden\rshown [bold]x[/bold] :smile:"
 HOSTILE_DESCRIPTION = "line one\nline two\x1b[2J\x7f"
-
-
-def invoke(*args: str, url: str) -> Any:
-    with contextlib.chdir(ROOT / "tests"):
-        return CliRunner().invoke(
-            cli, list(args), env={"STOCKROOM_DATABASE_URL": url}, catch_exceptions=False
-        )
 
 
 def no_controls(text: str) -> bool:
@@ -41,7 +29,7 @@ def test_plain_escapes_every_c0_and_c1_control() -> None:
 
 
 def test_item_names_and_descriptions_cannot_drive_the_terminal(database_url: str) -> None:
-    added = invoke(
+    added = run(
         "items",
         "add",
         "--sku",
@@ -55,17 +43,17 @@ def test_item_names_and_descriptions_cannot_drive_the_terminal(database_url: str
         "--json",
         url=database_url,
     )
-    assert added.exit_code == 0, added.stderr
+    assert added.returncode == 0, added.stderr
     # JSON is exact: the stored text, every character of it.
     created = json.loads(added.stdout)
     assert (created["name"], created["description"]) == (HOSTILE_NAME, HOSTILE_DESCRIPTION)
-    exact = invoke("items", "get", created["id"], "--json", url=database_url)
+    exact = run("items", "get", created["id"], "--json", url=database_url)
     assert json.loads(exact.stdout) == created
     assert "\\u001b" in exact.stdout  # JSON's own escape, as the API sends it
 
     for args in (("items", "get", created["id"]), ("items", "list")):
-        shown = invoke(*args, url=database_url)
-        assert shown.exit_code == 0, shown.stderr
+        shown = run(*args, url=database_url)
+        assert shown.returncode == 0, shown.stderr
         assert no_controls(shown.stdout), repr(shown.stdout)
         flat = "".join(shown.stdout.split())  # the table may fold long cells
         assert "\\x1b[41mred\\x1b[0m" in flat
@@ -73,15 +61,15 @@ def test_item_names_and_descriptions_cannot_drive_the_terminal(database_url: str
         assert "\\x9b31m" in flat
         assert "hidden\\x0dshown" in flat
         assert "[bold]x[/bold]:smile:" in flat  # markup shown as written, not applied
-    detail = "".join(invoke("items", "get", created["id"], url=database_url).stdout.split())
+    detail = "".join(run("items", "get", created["id"], url=database_url).stdout.split())
     assert "lineone\\x0alinetwo\\x1b[2J\\x7f" in detail
 
 
 def test_error_lines_escape_what_they_quote(database_url: str, tmp_path: Path) -> None:
     hostile = tmp_path / "evil\x1b]0;owned\x07\x1b[2J.txt"
     hostile.write_text("sku,name,price\n")
-    result = invoke("items", "import", str(hostile), url=database_url)
-    assert result.exit_code == 2
+    result = run("items", "import", str(hostile), url=database_url)
+    assert result.returncode == 2
     assert result.stderr.startswith("error: ")
     assert result.stderr.count("\n") == 1
     assert no_controls(result.stderr), repr(result.stderr)

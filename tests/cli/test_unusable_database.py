@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
 from tests.api.helpers import with_credentials
+from tests.cli.helpers import stockroom
 from tests.postgres import PostgresServer
 
-STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
-TESTS = Path(__file__).resolve().parents[1]
 WRONG_PASSWORD = "hunter2-not-this-one"
-
-
-def items_list(url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [STOCKROOM, "items", "list"],
-        env={**os.environ, "STOCKROOM_DATABASE_URL": url},
-        cwd=TESTS,  # no stray .env
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -72,7 +55,7 @@ def test_an_unusable_database_is_one_error_line_and_exit_1(
 ) -> None:
     url: str = request.getfixturevalue(database)
     password = url.split("//", 1)[1].split("@", 1)[0].split(":", 1)[1]
-    result = items_list(url)
+    result = stockroom("items", "list", env={"STOCKROOM_DATABASE_URL": url})
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert result.stdout == ""
     assert result.stderr.startswith("error: "), result.stderr

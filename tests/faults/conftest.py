@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final
 
-import httpx
 import pytest
 
 from infrastructure.db import schema
-from tests.api.helpers import assert_problem
-from tests.faults.cluster import Cluster, Database, PgBouncer, owned_tmpdir
+from tests.faults.cluster import SETTINGS, Database, PgBouncer
+from tests.faults.helpers import Serve
 from tests.servers import Server
+from tests.support.cluster import Cluster, owned_tmpdir
 
 TEMPLATE: Final = "stockroom_template"
 
@@ -21,7 +20,7 @@ TEMPLATE: Final = "stockroom_template"
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     """One throwaway cluster for the fault tests; a test that stops it starts it again."""
-    cluster = Cluster(owned_tmpdir("stockroom-faults-"))
+    cluster = Cluster(owned_tmpdir("stockroom-faults-"), settings=SETTINGS)
     try:
         cluster.init()
         cluster.start()
@@ -54,10 +53,6 @@ def pgbouncer(cluster: Cluster) -> Iterator[PgBouncer]:
         bouncer.stop()
 
 
-class Serve(Protocol):
-    def __call__(self, env: Mapping[str, str | None], *args: str, ready: bool = True) -> Server: ...
-
-
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start `stockroom serve` processes; every one is killed at teardown, pass or fail."""
@@ -73,35 +68,3 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     yield start
     for server in started:
         server.kill()
-
-
-def start_all(serve: Serve, *envs: Mapping[str, str | None]) -> list[Server]:
-    """Start servers side by side (start-up dominates these tests), then wait for each."""
-    servers = [serve(env, ready=False) for env in envs]
-    for server in servers:
-        server.wait_ready()
-    return servers
-
-
-def service_env(url: str, **settings: str) -> dict[str, str | None]:
-    """The environment of a server on `url`; settings are STOCKROOM_* names without the prefix."""
-    return {
-        "STOCKROOM_DATABASE_URL": url,
-        **{f"STOCKROOM_{name.upper()}": value for name, value in settings.items()},
-    }
-
-
-def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
-    started = time.monotonic()
-    response = call()
-    return response, time.monotonic() - started
-
-
-def assert_unavailable(response: httpx.Response) -> dict[str, Any]:
-    body = assert_problem(response, 503)
-    assert response.headers.get("retry-after", "").isdigit(), response.headers
-    return body
-
-
-def new_item(sku: str, quantity: int = 10) -> dict[str, Any]:
-    return {"sku": sku, "name": "Fault", "price": "1.00", "quantity": quantity}

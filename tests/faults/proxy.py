@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
-from tests.servers import free_port
+from tests.support.ports import free_port
 
 _CHUNK = 65536
 

@@ -27,7 +27,7 @@ import pytest
 
 from infrastructure.db import embedded
 from tests.faults.cluster import Database, wait_until
-from tests.faults.conftest import Serve, new_item, service_env
+from tests.faults.helpers import Serve, new_item, service_env
 from tests.servers import Server, child_pids
 
 pytestmark = pytest.mark.slow

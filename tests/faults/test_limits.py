@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.faults.cluster import STATEMENT_TIMEOUT_LOG, Database, row_locked, wait_until
-from tests.faults.conftest import Serve, assert_unavailable, new_item, service_env, timed
+from tests.faults.helpers import Serve, assert_unavailable, new_item, service_env, timed
 
 pytestmark = pytest.mark.slow
 

@@ -15,13 +15,14 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from tests.faults.cluster import Cluster, Database, wait_until
-from tests.faults.conftest import Serve, assert_unavailable, new_item, service_env, timed
+from tests.faults.cluster import Database, wait_until
+from tests.faults.helpers import Serve, assert_unavailable, new_item, service_env, timed
 from tests.faults.proxy import SilentProxy
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.slow
 
-#: The bound the specification states for an answer while the database is down.
+#: The bound the README promises for an answer while the database is down (see "The promises").
 WITHIN: Final = 2.0
 
 

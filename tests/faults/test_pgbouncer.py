@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.faults.cluster import STATEMENT_TIMEOUT_LOG, Database, PgBouncer, row_locked
-from tests.faults.conftest import (
+from tests.faults.helpers import (
     Serve,
     assert_unavailable,
     new_item,

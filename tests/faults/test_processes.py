@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.faults.cluster import Database
-from tests.faults.conftest import Serve, service_env
+from tests.faults.helpers import Serve, service_env
 from tests.faults.races import assert_races_hold
 
 pytestmark = pytest.mark.slow

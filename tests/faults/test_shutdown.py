@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.faults.cluster import Database, row_locked, wait_until
-from tests.faults.conftest import Serve, new_item, service_env
+from tests.faults.helpers import Serve, new_item, service_env
 
 pytestmark = pytest.mark.slow
 

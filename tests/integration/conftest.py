@@ -12,11 +12,6 @@ from infrastructure.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, pool_timeout=10, _env_file=None)
-
-
-@pytest.fixture(scope="session")
 async def engine(settings: Settings, database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = build_engine(database_url, settings)
     yield engine

@@ -4,12 +4,11 @@ for every command that needs a database, said in one line, and no embedded serve
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.servers import STOCKROOM
+from tests.cli.helpers import stockroom
 
 
 @pytest.mark.parametrize(
@@ -18,17 +17,9 @@ from tests.servers import STOCKROOM
 def test_without_a_database_url_the_command_exits_2_with_one_line(
     command: list[str], tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKROOM_")}
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("STOCKROOM_")}
     env |= {"STOCKROOM_EMBEDDED": "false", "STOCKROOM_DATA_DIR": str(tmp_path / "data")}
-    result = subprocess.run(
-        [STOCKROOM, *command],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = stockroom(*command, env=env, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert result.stderr.splitlines() == [

@@ -22,11 +22,6 @@ from tests.unit.fakes import RecordingUnitOfWork
 
 
 @pytest.fixture
-def store() -> dict[UUID, Item]:
-    return {}
-
-
-@pytest.fixture
 def uow(store: dict[UUID, Item]) -> RecordingUnitOfWork:
     return RecordingUnitOfWork(store)
 

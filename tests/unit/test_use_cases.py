@@ -30,11 +30,6 @@ from tests.unit.fakes import InMemoryUnitOfWork
 
 
 @pytest.fixture
-def store() -> dict[UUID, Item]:
-    return {}
-
-
-@pytest.fixture
 def uow(store: dict[UUID, Item]) -> InMemoryUnitOfWork:
     return InMemoryUnitOfWork(store)
 

@@ -4,7 +4,7 @@ py-spy writes collapsed stacks ("frame;frame;… count", which speedscope.app al
 summary attributes every sample to layers (self time by the package of the innermost Python
 frame) and counts the inclusive share of every file and function on the stack.
 
-    uv run python bench/http/httpbench_profile.py bench/results/profile-get.txt
+    uv run python -m bench.http.profiling bench/results/profile-get.txt
 """
 
 from __future__ import annotations

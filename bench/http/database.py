@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
 
+from tests.support.cluster import Cluster, throwaway_cluster
+
 #: Settings of the throwaway cluster, reported with the results. Durability stays on (fsync,
 #: synchronous_commit and full_page_writes at their defaults): every write commit waits for
 #: its WAL flush, as in production.
 CLUSTER_SETTINGS: Final = {
-    "listen_addresses": "'127.0.0.1'",
     "max_connections": "100",
     "shared_buffers": "'1GB'",
     "effective_cache_size": "'4GB'",
@@ -50,13 +45,6 @@ REPORTED_SETTINGS: Final = (
 DATABASE: Final = "bench"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def libpq_url(url: str) -> str:
     """asyncpg wants postgresql://; the service wants postgresql+asyncpg://."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -72,116 +60,25 @@ def service_url(url: str) -> str:
 
 
 @dataclass
-class Cluster:
-    url: str  # postgresql+asyncpg://…/bench
+class Database:
+    url: str  # postgresql+asyncpg://…
     description: str
-    datadir: Path | None = None
+    cluster: Cluster | None = None  # None: BENCH_DATABASE_URL's
 
     def postmaster_pid(self) -> int | None:
         """The cluster's postmaster (None for an external database or a stopped cluster)."""
-        if self.datadir is None:
-            return None
-        try:
-            return int((self.datadir / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return command
-
-
-def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise SystemExit(
-            f"{tool} is not on PATH: install PostgreSQL 15 (Debian: apt-get install -y "
-            "postgresql-15) or set BENCH_DATABASE_URL to a throwaway database"
-        )
-    return path
+        return self.cluster.postmaster_pid() if self.cluster is not None else None
 
 
 @contextmanager
-def throwaway_cluster(workdir: Path, *, cpu: str) -> Iterator[Cluster]:
-    """initdb + pg_ctl start in `workdir` (as the postgres user when we are root), pinned to `cpu`.
-
-    The cluster is stopped (and, failing that, killed) on the way out, whatever happened.
-    """
-    initdb, pg_ctl = _require("initdb"), _require("pg_ctl")
-    root = workdir / "pg"
-    datadir, sockets = root / "data", root / "sockets"
-    root.mkdir()
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        workdir.chmod(0o755)  # the postgres user must be able to reach its directory
-        for path in (root, sockets):
-            shutil.chown(path, "postgres", "postgres")
-    subprocess.run(
-        _as_postgres(
-            [
-                initdb,
-                "-D",
-                str(datadir),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ]
-        ),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    port = free_port()
-    settings = {**CLUSTER_SETTINGS, "port": str(port), "unix_socket_directories": f"'{sockets}'"}
-    with (datadir / "postgresql.conf").open("a") as conf:
-        conf.write("\n# stockroom HTTP benchmark\n")
-        conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
-    log = root / "postgres.log"
-    start = ["taskset", "-c", cpu, pg_ctl, "-D", str(datadir), "-l", str(log), "-w", "-t", "60"]
-    started = False
-    try:
-        subprocess.run(_as_postgres([*start, "start"]), check=True, stdout=subprocess.DEVNULL)
-        started = True
-        asyncio.run(_create_database(f"postgresql://postgres@127.0.0.1:{port}/postgres"))
-        url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{DATABASE}"
-        description = f"throwaway PostgreSQL cluster on 127.0.0.1:{port}, CPU {cpu}"
-        yield Cluster(url=url, description=description, datadir=datadir)
-    except subprocess.CalledProcessError:
-        if log.exists():
-            print(log.read_text(errors="replace")[-4000:])
-        raise
-    finally:
-        if started:
-            _stop(pg_ctl, datadir)
-
-
-def _stop(pg_ctl: str, datadir: Path) -> None:
-    stopped = subprocess.run(
-        _as_postgres([pg_ctl, "-D", str(datadir), "-m", "fast", "-w", "-t", "30", "stop"]),
-        check=False,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    pid_file = datadir / "postmaster.pid"
-    if stopped.returncode != 0 and pid_file.exists():
-        pid = int(pid_file.read_text().split()[0])
-        with suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-async def _create_database(admin_url: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f"CREATE DATABASE {DATABASE}")
-    finally:
-        await conn.close()
+def throwaway_database(*, cpu: str) -> Iterator[Database]:
+    """A database on a throwaway cluster pinned to `cpu`, stopped and removed on the way out."""
+    with throwaway_cluster("stockroom-bench-", settings=CLUSTER_SETTINGS, cpu=cpu) as cluster:
+        yield Database(
+            url=cluster.url(cluster.create_database(DATABASE)),
+            description=f"throwaway PostgreSQL cluster on 127.0.0.1:{cluster.port}, CPU {cpu}",
+            cluster=cluster,
+        )
 
 
 async def _connect(url: str) -> Any:

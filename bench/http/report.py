@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from httpbench_wrk import Endpoint, WrkResult
+from bench.http.wrk import Endpoint, WrkResult
 
-#: The issue's targets for Stockroom.
+#: The targets Stockroom's results are checked against (bench/README.md states them).
 MIN_RATIO = 0.30
 MAX_P99_OVER_P50 = 3.0
 MAX_RSS_MIB = 90.0

@@ -1,0 +1,1 @@
+"""Benchmarks of Stockroom, run by hand (see bench/README.md); never part of the test suite."""
