@@ -20,9 +20,9 @@ from application.use_cases import (
     ListItems,
     UpdateItem,
 )
-from infrastructure.db.embedded import prepare_database
 from infrastructure.db.engine import build_engine, build_session_factory, transaction_setup
 from infrastructure.db.idempotency import IdempotencyPurger
+from infrastructure.db.migrator import prepare_database
 from infrastructure.db.readiness import ReadinessProbe
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings

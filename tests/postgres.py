@@ -24,7 +24,7 @@ from filelock import FileLock
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from infrastructure.db import schema
+from infrastructure.db import migrator
 
 DEFAULT_IMAGE: Final = "postgres:16-alpine"
 #: Every statement of the harness gives up within seconds instead of hanging the run behind a
@@ -156,7 +156,7 @@ def _start() -> dict[str, Any]:
     template: str | None = None
     try:
         template = server.create_database("stockroom_template")
-        schema.upgrade(server.url_for(template))
+        migrator.upgrade(server.url_for(template))
         version = server.server_version()
     except Exception:
         # Recorded, so that no other worker tries again: every one fails with this traceback.

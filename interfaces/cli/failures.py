@@ -47,7 +47,7 @@ def reported_failures() -> Iterator[None]:
     from domain.errors import DomainError  # noqa: PLC0415
     from infrastructure.db.embedded import EmbeddedDatabaseError  # noqa: PLC0415
     from infrastructure.db.errors import is_unavailable  # noqa: PLC0415
-    from infrastructure.db.schema import MigrationError  # noqa: PLC0415
+    from infrastructure.db.migrator import MigrationError  # noqa: PLC0415
 
     try:
         yield

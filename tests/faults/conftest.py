@@ -10,7 +10,7 @@ from typing import Any, Final, Protocol
 import httpx
 import pytest
 
-from infrastructure.db import schema
+from infrastructure.db import migrator
 from tests.api.helpers import assert_problem
 from tests.faults.cluster import Cluster, Database, PgBouncer, owned_tmpdir
 from tests.servers import Server
@@ -28,7 +28,7 @@ def cluster() -> Iterator[Cluster]:
         # Migrated once; every test copies it (CREATE DATABASE ... TEMPLATE is a file copy).
         with cluster.connect() as conn:
             conn.execute(f"CREATE DATABASE {TEMPLATE}")
-        schema.upgrade(cluster.url(TEMPLATE))
+        migrator.upgrade(cluster.url(TEMPLATE))
         yield cluster
     finally:
         cluster.destroy()
