@@ -15,7 +15,7 @@ import pytest
 
 from application.use_cases.import_items import ImportRejected, SourceRow
 from infrastructure.settings import Settings
-from interfaces.cli.runtime import open_container
+from interfaces.lifecycle import open_container
 from tests.cli.test_items_commands import (
     STOCKROOM,
     UNREACHABLE,

@@ -10,7 +10,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from interfaces.cli.main import app as cli
-from interfaces.cli.terminal import plain
+from interfaces.terminal import plain
 
 ROOT = Path(__file__).resolve().parents[2]
 #: A name that paints the terminal red, retitles the window (OSC ... BEL), uses a C1 CSI and
