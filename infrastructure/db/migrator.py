@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from infrastructure.db.embedded import start_embedded
-from infrastructure.settings import Settings
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+    from infrastructure.settings import Settings
 
 MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
 VERSIONS_DIR: Final = MIGRATIONS_DIR / "versions"
@@ -88,6 +89,8 @@ def migration_database_url(config: Config) -> str:
     if url:
         return url
     # Plain `alembic upgrade head` with alembic.ini: resolve like the service does.
+    from infrastructure.settings import Settings  # noqa: PLC0415  (a command's --help skips it)
+
     return resolve_database_url(Settings())
 
 
