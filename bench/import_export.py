@@ -39,7 +39,7 @@ import psycopg
 import uuid_utils
 from sqlalchemy.engine import make_url
 
-from infrastructure.db import schema
+from infrastructure.db import migrator
 from tests.support.cluster import find_binary, throwaway_cluster
 
 STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
@@ -228,7 +228,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="stockroom-bench-files-") as tmp,
     ):
         directory = Path(tmp)
-        schema.upgrade(db.asyncpg)
+        migrator.upgrade(db.asyncpg)
         sql(db, "TRUNCATE items")
         version = server_version(db)
         print(f"PostgreSQL {version}, {os.cpu_count()} CPUs", file=sys.stderr)

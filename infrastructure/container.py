@@ -20,9 +20,9 @@ from application.use_cases import (
     ListItems,
     UpdateItem,
 )
-from infrastructure.db.embedded import prepare_database
-from infrastructure.db.engine import build_engine, build_session_factory, transaction_setup
+from infrastructure.db.engine import build_engine, transaction_setup
 from infrastructure.db.idempotency import IdempotencyPurger
+from infrastructure.db.migrator import prepare_database
 from infrastructure.db.readiness import ReadinessProbe
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
@@ -48,12 +48,9 @@ class Container(containers.DeclarativeContainer):
     database_url = providers.Singleton(prepare_database, settings)
     engine = providers.Singleton(build_engine, database_url, settings)
     engine_lifecycle = providers.Resource(_engine_lifecycle, engine)
-    session_factory = providers.Singleton(build_session_factory, engine)
     idempotency_ttl = providers.Callable(_idempotency_ttl, settings)
     transaction_setup = providers.Singleton(transaction_setup, settings)
-    unit_of_work = providers.Factory(
-        SqlUnitOfWork, engine, session_factory, idempotency_ttl, transaction_setup
-    )
+    unit_of_work = providers.Factory(SqlUnitOfWork, engine, idempotency_ttl, transaction_setup)
     readiness = providers.Singleton(ReadinessProbe, engine)
     idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)
     run_idempotently = providers.Singleton(RunIdempotently, unit_of_work.provider)

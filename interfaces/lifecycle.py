@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from dependency_injector import providers
 
 from infrastructure.container import Container
+from infrastructure.settings import Settings
 
 
 async def init_container(container: Container) -> None:
@@ -21,3 +26,17 @@ async def shutdown_container(container: Container) -> None:
     result = container.shutdown_resources()
     if inspect.isawaitable(result):
         await result
+
+
+@asynccontextmanager
+async def open_container(settings: Settings | None = None) -> AsyncIterator[Container]:
+    """A ready container (database resolved, embedded server started if none is configured),
+    shut down on leaving: what a command or a script runs its use cases with."""
+    container = Container()
+    if settings is not None:
+        container.settings.override(providers.Object(settings))
+    await init_container(container)
+    try:
+        yield container
+    finally:
+        await shutdown_container(container)

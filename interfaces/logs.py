@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Any, Literal
 
 import orjson
 import structlog
 from structlog.typing import EventDict, FilteringBoundLogger, WrappedLogger
 
-from interfaces.http.request_context import request_id_var
 from interfaces.tracing import trace_log_processors
+
+#: The id of the request being handled (set by the HTTP edge): every line logged meanwhile has it.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def _add_request_id(_: WrappedLogger, __: str, event: EventDict) -> EventDict:

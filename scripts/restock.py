@@ -1,6 +1,6 @@
 """Restock every item whose stock is below a threshold, up to a target: a plain Python script.
 
-It runs the application's use cases (`ListItems` to walk the catalog, `AdjustStock` to add the
+It runs the application's use cases (`ListItems` page by page, `AdjustStock` to add the
 missing units) resolved from the same container as the `stockroom` command and the HTTP API,
 configured by the same STOCKROOM_* variables (no STOCKROOM_DATABASE_URL: the embedded database
 under STOCKROOM_DATA_DIR):
@@ -21,14 +21,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 
-import typer
-
-from application.listing import MAX_LIMIT, Cursor, ListQuery
+from application.listing import MAX_LIMIT, ListQuery
+from application.paging import pages
 from infrastructure.container import Container
-from interfaces.cli.failures import closed_pipe
-from interfaces.cli.runtime import run_with_container
+from interfaces.scripting import exit_status, run_with_container
 
 
 async def restock(container: Container, *, below: int, to: int, dry_run: bool) -> int:
@@ -37,9 +34,7 @@ async def restock(container: Container, *, below: int, to: int, dry_run: bool) -
     adjust_stock = container.adjust_stock()
     restocked = 0
     # Keyset pages in created_at order: adjusting an item does not move it in this order.
-    query = ListQuery(limit=MAX_LIMIT)
-    while True:
-        page = await list_items(query)
+    async for page in pages(list_items, ListQuery(limit=MAX_LIMIT)):
         for item in page.items:
             if item.quantity >= below:
                 continue
@@ -47,9 +42,7 @@ async def restock(container: Container, *, below: int, to: int, dry_run: bool) -
             quantity = to if dry_run else (await adjust_stock(item.id, delta)).quantity
             print(f"{item.sku}: {item.quantity} + {delta} -> {quantity}", flush=True)
             restocked += 1
-        if page.next_cursor is None:
-            return restocked
-        query = replace(query, after=Cursor.after(page.items[-1], query.sort))
+    return restocked
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -65,16 +58,14 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
-    try:
+
+    def script() -> None:
         count = run_with_container(
             lambda container: restock(container, below=args.below, to=args.to, dry_run=args.dry_run)
         )
         print(f"{'would restock' if args.dry_run else 'restocked'} {count} items", flush=True)
-    except BrokenPipeError:
-        return closed_pipe().exit_code
-    except typer.Exit as exc:  # an expected failure, already reported on one line
-        return exc.exit_code
-    return 0
+
+    return exit_status(script)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from filelock import FileLock
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from infrastructure.db import schema
+from infrastructure.db import migrator
 from tests.support.cluster import HARNESS_OPTIONS, create_database, drop_database
 
 DEFAULT_IMAGE: Final = "postgres:16-alpine"
@@ -147,7 +147,7 @@ def _start() -> dict[str, Any]:
     template: str | None = None
     try:
         template = server.create_database("stockroom_template")
-        schema.upgrade(server.url_for(template))
+        migrator.upgrade(server.url_for(template))
         version = server.server_version()
     except Exception:
         # Recorded, so that no other worker tries again: every one fails with this traceback.

@@ -195,10 +195,10 @@ class Bench:
         url = cluster.url
         self.sessions = SessionCounter(url)
         self.stack.callback(lambda: self.loop.run(self.sessions.close()))
-        from infrastructure.db import schema  # noqa: PLC0415  (the project, once a database is up)
+        from infrastructure.db import migrator  # noqa: PLC0415  (the project, once a database is up)
 
         log("migrating (alembic upgrade head)")
-        schema.upgrade(url)
+        migrator.upgrade(url)
         if os.environ.get("BENCH_DATABASE_URL"):
             self.loop.run(prepare_external(url))
         log(f"seeding {args.rows:,} items")

@@ -8,15 +8,23 @@ to asyncpg's SQL, and run with asyncpg directly, inside the unit of work's trans
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 _DIALECT: Final = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+
+
+class Driver(Protocol):
+    """How a repository reaches the unit of work's connection: `SqlUnitOfWork.driver`, which
+    hands out its asyncpg connection (in a transaction when `write`). It is declared here, not
+    in unit_of_work.py, because the unit of work imports the repositories it builds."""
+
+    def __call__(self, *, write: bool) -> Awaitable[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)

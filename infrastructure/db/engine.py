@@ -1,4 +1,4 @@
-"""The async engine and session factory, configured from settings."""
+"""The async engine (its pool of asyncpg connections), configured from settings."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import Connection, event
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from infrastructure.settings import Settings
 
@@ -113,9 +112,3 @@ def build_engine(
 
         event.listen(engine.sync_engine, "begin", _set_timeouts)
     return engine
-
-
-def build_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    # expire_on_commit=False: entities are mapped to domain objects before commit anyway,
-    # and nothing must trigger a lazy refresh after it.
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, autoflush=False)

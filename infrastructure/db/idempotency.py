@@ -18,7 +18,7 @@ from infrastructure.db.errors import unavailable_on_outage
 from infrastructure.db.tables import IdempotencyRow
 
 if TYPE_CHECKING:
-    from infrastructure.db.repository import Driver
+    from infrastructure.db.compiled import Driver
 
 
 def _lock_id(scope: str, key: str) -> int:

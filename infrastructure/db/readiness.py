@@ -12,7 +12,7 @@ from infrastructure.db.errors import (
     SCHEMA_MISSING,
     unavailability,
 )
-from infrastructure.db.schema import head_revision
+from infrastructure.db.migrator import head_revision
 
 
 @dataclass(frozen=True, slots=True)

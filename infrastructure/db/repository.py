@@ -14,10 +14,10 @@ abort, runs in a savepoint.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any, Final, Protocol
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
@@ -30,17 +30,10 @@ from application.listing import ListQuery, Sort, SortField
 from domain.errors import DuplicateSku, ItemNotFound
 from domain.item import Item, ItemChanges
 from domain.rules import QUANTITY_MAX
-from infrastructure.db.compiled import CompiledStatement, compile_statement
+from infrastructure.db.compiled import CompiledStatement, Driver, compile_statement
 from infrastructure.db.errors import unavailable_on_outage, violated_constraint
 from infrastructure.db.mappers import ITEM_COLUMNS, ITEM_FIELDS, item_to_values, row_to_item
 from infrastructure.db.tables import ITEMS, SKU_UNIQUE, ItemRow
-
-
-class Driver(Protocol):
-    """How a repository reaches the unit of work's connection."""
-
-    def __call__(self, *, write: bool) -> Awaitable[Any]: ...
-
 
 _SORT_COLUMNS: Final = {
     SortField.CREATED_AT: col(ItemRow.created_at),

@@ -7,9 +7,6 @@ request (an `AsyncSession`, its `Connection` and their greenlet hops cost about 
 request). Reads need no transaction (one statement is its own snapshot), so a unit of work that
 only reads sends no BEGIN/ROLLBACK; the first write begins one. Behind PgBouncer every unit
 begins a transaction, and sets the timeouts in it first (see engine.py).
-
-`session` gives an ORM `AsyncSession` for code that wants one. It holds a connection of its
-own, so one unit of work uses either the driver or the session, never both (refused at once).
 """
 
 from __future__ import annotations
@@ -19,10 +16,9 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from infrastructure.db.engine import TransactionSetup
 from infrastructure.db.errors import is_disconnect, unavailable_on_outage
@@ -30,31 +26,25 @@ from infrastructure.db.idempotency import SqlIdempotencyStore
 from infrastructure.db.repository import SqlItemRepository
 
 _log = logging.getLogger(__name__)
-_MIXED = "a unit of work runs its statements on the driver or on the session, not on both"
 
 
 class SqlUnitOfWork:
     def __init__(
         self,
         engine: AsyncEngine,
-        session_factory: async_sessionmaker[AsyncSession],
         idempotency_ttl: timedelta = timedelta(hours=24),
         transaction_setup: TransactionSetup | None = None,
     ) -> None:
         self._engine = engine
-        self._session_factory = session_factory
         self._setup = transaction_setup
         self._idempotency_ttl = idempotency_ttl
         self._active = False
-        self._session: AsyncSession | None = None
         self._pooled: PoolProxiedConnection | None = None
         self._driver: Any = None  # the asyncpg connection of `_pooled`
         self._transaction: Any = None  # the asyncpg transaction this unit of work began
-        self._committed = False
 
     async def __aenter__(self) -> Self:
         self._active = True
-        self._committed = False
         self.items = SqlItemRepository(self.driver)
         self.idempotency = SqlIdempotencyStore(self.driver, self._idempotency_ttl)
         return self
@@ -66,32 +56,13 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._active = False
-        session, self._session = self._session, None
-        try:
-            if self._pooled is not None:
-                await self._end_driver_use(exc)
-            elif session is not None and not self._committed:
-                await session.rollback()
-        finally:
-            if session is not None:
-                await session.close()  # hands its connection back to the pool
-
-    @property
-    def session(self) -> AsyncSession:
-        """An ORM session for this unit of work (not for units that used the driver)."""
-        self._check_active()
         if self._pooled is not None:
-            raise RuntimeError(_MIXED)
-        if self._session is None:
-            self._session = self._session_factory()
-        return self._session
+            await self._end_driver_use(exc)
 
     async def driver(self, *, write: bool) -> Any:
         """The asyncpg connection of this unit of work, in a transaction when `write`."""
         if self._driver is None:
             self._check_active()
-            if self._session is not None:
-                raise RuntimeError(_MIXED)
             with unavailable_on_outage():
                 self._pooled = await self._engine.raw_connection()
             self._driver = self._pooled.driver_connection
@@ -102,22 +73,17 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         self._check_active()
         transaction, self._transaction = self._transaction, None
-        with unavailable_on_outage():
-            if transaction is not None:
+        if transaction is not None:
+            with unavailable_on_outage():
                 # Whether COMMIT succeeds or fails, the transaction is over on the server.
                 await transaction.commit()
-            if self._session is not None:
-                await self._session.commit()
-        self._committed = True
 
     async def rollback(self) -> None:
         self._check_active()
         transaction, self._transaction = self._transaction, None
-        with unavailable_on_outage():
-            if transaction is not None:
+        if transaction is not None:
+            with unavailable_on_outage():
                 await transaction.rollback()
-            if self._session is not None:
-                await self._session.rollback()
 
     async def _begin(self) -> None:
         with unavailable_on_outage():

@@ -11,8 +11,7 @@ from typing import Annotated
 
 import typer
 
-from infrastructure.db import schema
-from infrastructure.db.embedded import resolve_database_url
+from infrastructure.db import migrator
 from interfaces.cli.config import load_settings
 from interfaces.cli.failures import reported_failures
 
@@ -20,7 +19,7 @@ app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 
 
 def _url() -> str:
-    return resolve_database_url(load_settings())
+    return migrator.resolve_database_url(load_settings())
 
 
 @app.command()
@@ -28,8 +27,8 @@ def upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
     """Migrate the database up to REVISION (default: head)."""
     with reported_failures():
         url = _url()
-        schema.upgrade(url, revision)
-        typer.echo(f"database at {schema.current(url) or 'base'}")
+        migrator.upgrade(url, revision)
+        typer.echo(f"database at {migrator.current(url) or 'base'}")
 
 
 @app.command()
@@ -37,20 +36,20 @@ def downgrade(revision: Annotated[str, typer.Argument(help="Target revision, or 
     """Migrate the database down to REVISION."""
     with reported_failures():
         url = _url()
-        schema.downgrade(url, revision)
-        typer.echo(f"database at {schema.current(url) or 'base'}")
+        migrator.downgrade(url, revision)
+        typer.echo(f"database at {migrator.current(url) or 'base'}")
 
 
 @app.command()
 def current() -> None:
     """Print the database's current revision."""
     with reported_failures():
-        typer.echo(schema.current(_url()) or "base (no migration applied)")
+        typer.echo(migrator.current(_url()) or "base (no migration applied)")
 
 
 @app.command()
 def check() -> None:
     """Fail when the database is not at head, or the table models and the migrations differ."""
     with reported_failures():
-        schema.check(_url())
+        migrator.check(_url())
         typer.echo("models and migrations agree")

@@ -9,7 +9,7 @@ invalid values or rows, database unreachable) with a one-line `error: ...` on st
 error (unknown option, malformed id, bad cursor or parameter range, both stock filters); 141 stdout
 closed by its reader (see main.py).
 
-Tables and messages escape the control characters of what they show (interfaces.cli.terminal);
+Tables and messages escape the control characters of what they show (interfaces.terminal);
 `--json` is exact.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sys
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Final
@@ -27,11 +26,12 @@ import orjson
 import typer
 
 from application.errors import InvalidCursor, InvalidQuery
-from application.listing import DEFAULT_LIMIT, MAX_LIMIT, Q_MAX, Cursor, ListQuery, Page, Sort
+from application.listing import DEFAULT_LIMIT, MAX_LIMIT, Q_MAX, ListQuery, Sort
+from application.paging import pages
 from application.use_cases.import_items import DEFAULT_BATCH, ImportRejected, ImportReport
 from domain import rules
 from domain.item import Item
-from interfaces.cli.failures import fail, say
+from interfaces.cli.failures import fail
 from interfaces.cli.io_formats import (
     BadImportFile,
     Format,
@@ -41,6 +41,7 @@ from interfaces.cli.io_formats import (
     replaced_atomically,
 )
 from interfaces.cli.runtime import run_with_container
+from interfaces.failures import say
 
 if TYPE_CHECKING:
     from infrastructure.container import Container
@@ -262,16 +263,14 @@ def list_items(
     table_rows: list[Item] = []
 
     async def work(c: Container) -> str | None:
-        list_page = c.list_items()
-        page: Page = await list_page(query)
-        while True:
+        async for page in pages(c.list_items(), query):
             if json:
                 print_json_lines(page.items)
             else:
                 table_rows.extend(page.items)
-            if not (all_pages and page.next_cursor):
+            if not all_pages:
                 return page.next_cursor
-            page = await list_page(replace(query, after=Cursor.after(page.items[-1], query.sort)))
+        return None
 
     next_cursor = run_with_container(work)
     if not json:

@@ -16,8 +16,9 @@ from typing import Annotated, Any
 import typer
 
 from interfaces.cli import db, items, keys
-from interfaces.cli.failures import closed_pipe, say
+from interfaces.cli.failures import closed_pipe
 from interfaces.cli.serve import serve
+from interfaces.failures import say
 
 app = typer.Typer(
     name="stockroom",

@@ -23,12 +23,12 @@ from rich.text import Text
 
 from application.use_cases.import_items import ImportPhase, ImportReport
 from domain.item import Item
-from interfaces.cli.failures import say
-from interfaces.cli.terminal import plain
+from interfaces.failures import say
 from interfaces.presenters import item_json, present_item
+from interfaces.terminal import plain
 
 #: Rows of a list table. Item values are wrapped in Text, so rich never reads them as markup, and
-#: their control characters are escaped (interfaces.cli.terminal).
+#: their control characters are escaped (interfaces.terminal).
 _LIST_COLUMNS: Final = ("id", "sku", "name", "price", "quantity", "version", "updated_at")
 
 

@@ -48,7 +48,7 @@ def serve(
     """Serve the HTTP API (on the embedded PostgreSQL when STOCKROOM_DATABASE_URL is unset)."""
     import logging  # noqa: PLC0415  (what serving needs is loaded only to serve)
 
-    from infrastructure.db.embedded import prepare_database  # noqa: PLC0415
+    from infrastructure.db.migrator import prepare_database  # noqa: PLC0415
     from interfaces.cli.config import load_settings  # noqa: PLC0415
     from interfaces.cli.failures import reported_failures  # noqa: PLC0415
     from interfaces.logs import configure_logging  # noqa: PLC0415

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from interfaces.http.problems import problem_response
-from interfaces.http.request_context import request_id_var
+from interfaces.logs import request_id_var
 
 ALLOW_METHODS: Final = ["GET", "HEAD", "POST", "PATCH", "DELETE"]
 ALLOW_HEADERS: Final = [

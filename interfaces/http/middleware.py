@@ -21,8 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from interfaces.http.auth import Gate, Principal
 from interfaces.http.metrics import UNMATCHED, HttpMetrics
 from interfaces.http.problems import problem_response
-from interfaces.http.request_context import accept_or_create_request_id, request_id_var
-from interfaces.logs import access_logger
+from interfaces.http.request_context import accept_or_create_request_id
+from interfaces.logs import access_logger, request_id_var
 
 _log = logging.getLogger("stockroom.http")
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})

@@ -1,18 +1,17 @@
-"""The current request's id, for problem bodies and every log line written while handling it."""
+"""The request id: the caller's when it is sane, else a new one; the current one, for problems."""
 
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
 from typing import Final
 
 import uuid_utils
 from starlette.requests import Request
 
+from interfaces.logs import request_id_var
+
 REQUEST_ID_HEADER: Final = "x-request-id"
 _SANE_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-
-request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def accept_or_create_request_id(raw: bytes | None) -> str:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from infrastructure.db import schema
+from infrastructure.db import migrator
 from infrastructure.settings import Settings
 from interfaces.http.app import create_app
 from tests.api.helpers import assert_problem, container_for
@@ -36,11 +36,11 @@ async def test_not_ready_until_migrated_to_head(unmigrated_database: str) -> Non
         body = assert_problem(await client.get("/health/ready"), 503)
         assert "not migrated" in body["detail"]
         assert (await client.get("/health/live")).status_code == 200
-        schema.upgrade(unmigrated_database, "head")
+        migrator.upgrade(unmigrated_database, "head")
         assert (await client.get("/health/ready")).status_code == 200
-        schema.downgrade(unmigrated_database, "base")
-        schema.upgrade(unmigrated_database, schema.revisions()[0])
-        if len(schema.revisions()) > 1:
+        migrator.downgrade(unmigrated_database, "base")
+        migrator.upgrade(unmigrated_database, migrator.revisions()[0])
+        if len(migrator.revisions()) > 1:
             assert_problem(await client.get("/health/ready"), 503)
 
 

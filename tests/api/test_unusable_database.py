@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from infrastructure.db import schema
+from infrastructure.db import migrator
 from infrastructure.settings import Settings
 from interfaces.http.app import create_app
 from tests.api.helpers import assert_problem, container_for, with_credentials
@@ -78,14 +78,14 @@ async def test_a_missing_database_is_503_until_created_and_migrated(
         await assert_unusable(client, "does not exist", capsys, secret)
         admin(pg_server, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(fresh_name)))
         await assert_unusable(client, "schema is missing", capsys, secret)
-        schema.upgrade(url, schema.revisions()[0])
-        if len(schema.revisions()) > 1:
+        migrator.upgrade(url, migrator.revisions()[0])
+        if len(migrator.revisions()) > 1:
             ready = assert_problem(await client.get("/health/ready"), 503)
             assert "behind the migrations' head" in ready["detail"]
             # The first revision has no idempotency table: a keyed write cannot be served.
             keyed = await client.post("/v1/items", json=ITEM, headers={"Idempotency-Key": "k"})
             assert_problem(keyed, 503)
-        schema.upgrade(url)
+        migrator.upgrade(url)
         await assert_serving(client)
 
 
@@ -106,7 +106,7 @@ async def test_refused_credentials_are_503_until_the_password_is_fixed(
                 sql.Identifier(fresh_name), sql.Identifier(role)
             ),
         )
-        schema.upgrade(with_credentials(pg_server.url_for(fresh_name), role, "the-right-one"))
+        migrator.upgrade(with_credentials(pg_server.url_for(fresh_name), role, "the-right-one"))
         wrong = "hunter2-wrong"
         async for client in app_on(with_credentials(pg_server.url_for(fresh_name), role, wrong)):
             await assert_unusable(client, "authentication failed", capsys, wrong)

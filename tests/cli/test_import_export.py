@@ -12,7 +12,7 @@ import pytest
 
 from application.use_cases.import_items import ImportRejected, SourceRow
 from infrastructure.settings import Settings
-from interfaces.cli.runtime import open_container
+from interfaces.lifecycle import open_container
 from tests.cli.helpers import UNREACHABLE, json_lines, ok, on_a_terminal, one_error_line, run, seed
 
 

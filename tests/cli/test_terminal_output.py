@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from interfaces.cli.terminal import plain
+from interfaces.terminal import plain
 from tests.cli.helpers import run
 
 #: A name that paints the terminal red, retitles the window (OSC ... BEL), uses a C1 CSI and

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.ports import IdempotencyRecord
 from domain.item import Item
-from infrastructure.db.engine import build_engine, build_session_factory
+from infrastructure.db.engine import build_engine
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
 from tests.contract.helpers import UowFactory
@@ -35,5 +35,4 @@ def uow_factory(request: pytest.FixtureRequest) -> UowFactory:
         held: set[tuple[str, str]] = set()
         return lambda: InMemoryUnitOfWork(items, records, held)
     engine: AsyncEngine = request.getfixturevalue("postgres_engine")
-    session_factory = build_session_factory(engine)
-    return lambda: SqlUnitOfWork(engine, session_factory)
+    return lambda: SqlUnitOfWork(engine)

@@ -8,7 +8,7 @@ from typing import Final
 
 import pytest
 
-from infrastructure.db import schema
+from infrastructure.db import migrator
 from tests.faults.cluster import SETTINGS, Database, PgBouncer
 from tests.faults.helpers import Serve
 from tests.servers import Server
@@ -27,7 +27,7 @@ def cluster() -> Iterator[Cluster]:
         # Migrated once; every test copies it (CREATE DATABASE ... TEMPLATE is a file copy).
         with cluster.connect() as conn:
             conn.execute(f"CREATE DATABASE {TEMPLATE}")
-        schema.upgrade(cluster.url(TEMPLATE))
+        migrator.upgrade(cluster.url(TEMPLATE))
         yield cluster
     finally:
         cluster.destroy()

@@ -3,10 +3,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from infrastructure.db.engine import build_engine, build_session_factory
+from infrastructure.db.engine import build_engine
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
 
@@ -18,13 +17,6 @@ async def engine(settings: Settings, database_url: str) -> AsyncIterator[AsyncEn
     await engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return build_session_factory(engine)
-
-
 @pytest.fixture
-def uow_factory(
-    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
-) -> Callable[[], SqlUnitOfWork]:
-    return lambda: SqlUnitOfWork(engine, session_factory)
+def uow_factory(engine: AsyncEngine) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(engine)

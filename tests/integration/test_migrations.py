@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from infrastructure.db import schema
+from infrastructure.db import migrator
 from tests.postgres import PostgresServer
 
 
@@ -30,34 +30,34 @@ def test_every_revision_upgrades_downgrades_and_upgrades_again(
     pg_server: PostgresServer, scratch_database: str
 ) -> None:
     url = pg_server.url_for(scratch_database)
-    revisions = schema.revisions()
+    revisions = migrator.revisions()
     assert revisions, "no migrations found"
     previous = "base"
     for revision in revisions:
-        schema.upgrade(url, revision)
+        migrator.upgrade(url, revision)
         after_upgrade = tables(pg_server, scratch_database)
-        schema.downgrade(url, previous)
-        schema.upgrade(url, revision)
+        migrator.downgrade(url, previous)
+        migrator.upgrade(url, revision)
         assert tables(pg_server, scratch_database) == after_upgrade
-        assert schema.current(url).startswith(revision)
+        assert migrator.current(url).startswith(revision)
         previous = revision
-    schema.downgrade(url, "base")
+    migrator.downgrade(url, "base")
     assert tables(pg_server, scratch_database) == set()
 
 
 def test_models_and_migrations_do_not_drift(database_url: str) -> None:
-    schema.check(database_url)
+    migrator.check(database_url)
 
 
 def test_a_model_change_without_a_migration_is_detected(
     pg_server: PostgresServer, scratch_database: str
 ) -> None:
     url = pg_server.url_for(scratch_database)
-    schema.upgrade(url, "head")
+    migrator.upgrade(url, "head")
     with psycopg.connect(pg_server.libpq_url_for(scratch_database), autocommit=True) as conn:
         conn.execute("ALTER TABLE items ADD COLUMN colour text")
-    with pytest.raises(schema.SchemaDrift):
-        schema.check(url)
+    with pytest.raises(migrator.SchemaDrift):
+        migrator.check(url)
 
 
 def test_the_database_enforces_the_quantity_check(database_dsn: str) -> None:
@@ -69,4 +69,4 @@ def test_the_database_enforces_the_quantity_check(database_dsn: str) -> None:
 
 
 def test_the_head_read_for_readiness_is_alembics_head() -> None:
-    assert schema.head_revision() == schema.alembic_head_revision() is not None
+    assert migrator.head_revision() == migrator.alembic_head_revision() is not None

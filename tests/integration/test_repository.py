@@ -9,8 +9,6 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import func
-from sqlmodel import select
 
 from application.errors import DataStoreUnavailable
 from application.use_cases import AdjustStock
@@ -69,5 +67,6 @@ async def test_a_statement_past_the_timeout_is_unavailable_not_an_error(
     uow_factory: UowFactory,
 ) -> None:
     async with uow_factory() as uow:
+        driver = await uow.driver(write=False)
         with pytest.raises(DataStoreUnavailable), unavailable_on_outage():
-            await uow.session.exec(select(func.pg_sleep(5)))
+            await driver.fetchval("SELECT pg_sleep(5)")

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import infrastructure.db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from infrastructure.db.schema import MIGRATION_ONLY_INDEXES, migration_database_url
+from infrastructure.db.migrator import MIGRATION_ONLY_INDEXES, migration_database_url
 
 config = context.config
 target_metadata = SQLModel.metadata

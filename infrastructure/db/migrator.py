@@ -1,4 +1,5 @@
-"""Running Alembic from code: the CLI, the embedded default, readiness and the tests share this.
+"""Which database a process uses, and migrating it with Alembic: the container, the CLI's `db`
+and `serve` commands, Alembic's env.py and the tests share this.
 
 Alembic is imported inside the functions that run it: a serving process never migrates, and the
 import alone costs about 12 MB of resident memory per process.
@@ -13,13 +14,41 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from infrastructure.db.embedded import start_embedded
+
 if TYPE_CHECKING:
     from alembic.config import Config
+
+    from infrastructure.settings import Settings
 
 MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
 VERSIONS_DIR: Final = MIGRATIONS_DIR / "versions"
 #: Indexes created by migrations only when an optional extension exists (excluded from drift).
 MIGRATION_ONLY_INDEXES: Final = frozenset({"ix_items_search_trgm"})
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The configured database, or the embedded one (started on first use)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return start_embedded(settings.data_dir)
+
+
+def prepare_database(settings: Settings) -> str:
+    """Resolve the database URL; an embedded database is also migrated to head when it is behind,
+    by one process at a time (the one holding the embedded server's start lock).
+
+    An external database is migrated by the release step (`stockroom db upgrade`), never
+    implicitly: several replicas starting at once must not race to migrate.
+    """
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return start_embedded(settings.data_dir, then=_upgrade_unless_at_head)
+
+
+def _upgrade_unless_at_head(database_url: str) -> None:
+    if not is_at_head(database_url):
+        upgrade(database_url)
 
 
 class MigrationError(Exception):
@@ -60,8 +89,7 @@ def migration_database_url(config: Config) -> str:
     if url:
         return url
     # Plain `alembic upgrade head` with alembic.ini: resolve like the service does.
-    from infrastructure.db.embedded import resolve_database_url  # noqa: PLC0415
-    from infrastructure.settings import Settings  # noqa: PLC0415
+    from infrastructure.settings import Settings  # noqa: PLC0415  (a command's --help skips it)
 
     return resolve_database_url(Settings())
 
