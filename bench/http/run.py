@@ -62,7 +62,7 @@ LOAD_CPU: Final = "1"
 DEEP_ROWS: Final = 1_000_000
 BATCH_SIZE: Final = 1000
 #: The endpoints py-spy profiles with --profile.
-PROFILED: Final = ("get", "patch", "adjust")
+PROFILED: Final = ("get", "list", "patch", "adjust", "create")
 
 
 def log(message: str) -> None:
@@ -88,7 +88,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--count-requests", type=int, default=100, help="per endpoint")
     parser.add_argument("--batch-requests", type=int, default=5, help="measured batch requests")
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy Stockroom on GET, PATCH, adjust"
+        "--profile",
+        action="store_true",
+        help="py-spy Stockroom on GET, the list page, PATCH, adjust, POST",
     )
     parser.add_argument("--profile-seconds", type=int, default=10)
     parser.add_argument(

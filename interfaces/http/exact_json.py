@@ -27,6 +27,8 @@ class ExactJsonRequest(Request):
 class ExactJsonRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler  # no body to read: a second Request per request would buy nothing
 
         async def exact_json_handler(request: Request) -> Response:
             return await handler(ExactJsonRequest(request.scope, request.receive))
