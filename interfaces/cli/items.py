@@ -16,10 +16,11 @@ Tables and messages escape the control characters of what they show (interfaces.
 from __future__ import annotations
 
 import sys
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Final
+from typing import IO, TYPE_CHECKING, Annotated, Final, TypedDict
 from uuid import UUID
 
 import orjson
@@ -198,27 +199,34 @@ def adjust_stock(
     print_item(run_with_container(work), as_json=json)
 
 
-def _query(
-    *,
-    limit: int,
-    sort: Sort,
-    cursor: str | None = None,
+class _Filters(TypedDict):
+    q: str | None
+    min_price: Decimal | None
+    max_price: Decimal | None
+    in_stock: bool | None
+
+
+def _filters(
     q: str | None,
     min_price: Decimal | None,
     max_price: Decimal | None,
-    in_stock: bool | None,
-) -> ListQuery:
-    """The list query, or a usage error (exit 2) for a bad cursor or parameter."""
+    in_stock: bool,
+    out_of_stock: bool,
+) -> _Filters:
+    """The filters `list` and `export` share, as the list query takes them."""
+    return _Filters(
+        q=q,
+        min_price=min_price,
+        max_price=max_price,
+        in_stock=_stock_filter(in_stock, out_of_stock),
+    )
+
+
+@contextmanager
+def _query_usage_errors() -> Iterator[None]:
+    """A bad cursor or list parameter is a usage error (exit 2), named by its option."""
     try:
-        return ListQuery.parse(
-            limit=limit,
-            sort=sort,
-            cursor=cursor,
-            q=q,
-            min_price=min_price,
-            max_price=max_price,
-            in_stock=in_stock,
-        )
+        yield
     except InvalidCursor as exc:
         raise fail(f"--cursor: {exc}", code=2) from None
     except InvalidQuery as exc:
@@ -250,15 +258,9 @@ def list_items(
     """
     from interfaces.cli.render import print_json_lines, print_table  # noqa: PLC0415
 
-    query = _query(
-        limit=limit,
-        sort=sort,
-        cursor=cursor,
-        q=q,
-        min_price=min_price,
-        max_price=max_price,
-        in_stock=_stock_filter(in_stock, out_of_stock),
-    )
+    filters = _filters(q, min_price, max_price, in_stock, out_of_stock)
+    with _query_usage_errors():
+        query = ListQuery.parse(limit=limit, sort=sort, cursor=cursor, **filters)
     # A table needs every row to size its columns; JSON lines are written page by page.
     table_rows: list[Item] = []
 
@@ -381,14 +383,9 @@ def export(
         )
     if not to_stdout and not path.parent.is_dir():
         raise fail(f"{target}: no such directory {str(path.parent)!r}", code=2)
-    query = _query(
-        limit=MAX_LIMIT,
-        sort=sort,
-        q=q,
-        min_price=min_price,
-        max_price=max_price,
-        in_stock=_stock_filter(in_stock, out_of_stock),
-    )
+    filters = _filters(q, min_price, max_price, in_stock, out_of_stock)
+    with _query_usage_errors():
+        query = ListQuery.parse(limit=MAX_LIMIT, sort=sort, **filters)
 
     async def work(c: Container) -> int:
         export_pages = c.export_items()
