@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from infrastructure.db import migrator
-from infrastructure.settings import Settings
-from interfaces.http.app import create_app
-from tests.api.helpers import assert_problem, container_for
+from tests.api.helpers import assert_problem, client_with
 from tests.postgres import PostgresServer
 from tests.support.ports import free_port
 
@@ -22,17 +19,8 @@ def unmigrated_database(pg_server: PostgresServer) -> Iterator[str]:
     pg_server.drop_database(name)
 
 
-async def client_for(url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=url, connect_timeout=1, _env_file=None)
-    app = create_app(container_for(settings))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client
-
-
 async def test_not_ready_until_migrated_to_head(unmigrated_database: str) -> None:
-    async for client in client_for(unmigrated_database):
+    async for client in client_with(unmigrated_database, connect_timeout=1):
         body = assert_problem(await client.get("/health/ready"), 503)
         assert "not migrated" in body["detail"]
         assert (await client.get("/health/live")).status_code == 200
@@ -46,7 +34,7 @@ async def test_not_ready_until_migrated_to_head(unmigrated_database: str) -> Non
 
 async def test_an_unreachable_database_is_503_with_retry_after() -> None:
     url = f"postgresql+asyncpg://stockroom:sup3rs3cret@127.0.0.1:{free_port()}/stockroom"
-    async for client in client_for(url):
+    async for client in client_with(url, connect_timeout=1):
         ready = assert_problem(await client.get("/health/ready"), 503)
         assert "does not answer" in ready["detail"]
         for response in [

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import psycopg
@@ -12,21 +12,10 @@ import pytest
 from psycopg import sql
 
 from infrastructure.db import migrator
-from infrastructure.settings import Settings
-from interfaces.http.app import create_app
-from tests.api.helpers import assert_problem, container_for, with_credentials
+from tests.api.helpers import assert_problem, client_with, with_credentials
 from tests.postgres import PostgresServer
 
 ITEM = {"sku": "u-1", "name": "Widget", "price": "1.00"}
-
-
-async def app_on(url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=url, connect_timeout=2, _env_file=None)
-    app = create_app(container_for(settings))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client
 
 
 async def assert_unusable(
@@ -74,7 +63,7 @@ async def test_a_missing_database_is_503_until_created_and_migrated(
 ) -> None:
     url = pg_server.url_for(fresh_name)
     secret = url.split(":")[2].split("@")[0]
-    async for client in app_on(url):
+    async for client in client_with(url, connect_timeout=2):
         await assert_unusable(client, "does not exist", capsys, secret)
         admin(pg_server, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(fresh_name)))
         await assert_unusable(client, "schema is missing", capsys, secret)
@@ -108,7 +97,9 @@ async def test_refused_credentials_are_503_until_the_password_is_fixed(
         )
         migrator.upgrade(with_credentials(pg_server.url_for(fresh_name), role, "the-right-one"))
         wrong = "hunter2-wrong"
-        async for client in app_on(with_credentials(pg_server.url_for(fresh_name), role, wrong)):
+        async for client in client_with(
+            with_credentials(pg_server.url_for(fresh_name), role, wrong), connect_timeout=2
+        ):
             await assert_unusable(client, "authentication failed", capsys, wrong)
             admin(
                 pg_server,
