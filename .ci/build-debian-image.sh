@@ -4,6 +4,8 @@
 # Idempotent: does nothing when the image already exists.
 # Usage: bash .ci/build-debian-image.sh IMAGE PACKAGES [DOCKERFILE-INSTRUCTION...]
 #   e.g. build-debian-image.sh stockroom-python:3.11-bookworm python3,python3-pip 'CMD ["python3"]'
+# With ROOTFS_HOOK=SCRIPT in the environment, `bash SCRIPT ROOTFS` runs on the tree before the
+# import (to add files or remove what the image does not need).
 set -euo pipefail
 
 IMAGE="$1"
@@ -52,6 +54,10 @@ rm -rf "$ROOTFS/var/cache/apt/"* "$ROOTFS/var/lib/apt/lists/"* \
     "$ROOTFS/usr/share/doc/"* "$ROOTFS/usr/share/man/"* "$ROOTFS/usr/share/info/"* \
     "$ROOTFS/var/log/"*.log "$ROOTFS/debootstrap"
 find "$ROOTFS/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name 'en*' ! -name 'locale.alias' -exec rm -rf {} + 2>/dev/null || true
+
+if [ -n "${ROOTFS_HOOK:-}" ]; then
+    bash "$ROOTFS_HOOK" "$ROOTFS" || die "$ROOTFS_HOOK failed"
+fi
 
 changes=()
 for instruction in "$@"; do
