@@ -11,7 +11,6 @@ the balancer brings it in once its readiness check passes.
 from __future__ import annotations
 
 import csv
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,6 +28,7 @@ import pytest
 from tests.faults.cluster import Database, wait_until
 from tests.faults.helpers import Serve, new_item, service_env, start_all
 from tests.servers import Server
+from tests.support.cluster import find_binary
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -43,6 +43,14 @@ MAX_REQUESTS: Final = 4000
 #: Pacing between a client's requests: a steady load two shared cores can carry.
 PAUSE: Final = 0.01
 START_QUANTITY: Final = 1000
+
+
+def accepts_connections(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except ConnectionRefusedError:
+        return False
 
 
 class Balancer:
@@ -63,11 +71,9 @@ class Balancer:
         ]
         servers_file = workdir / "servers.cfg"
         servers_file.write_text("\n".join(lines) + "\n")
-        haproxy = shutil.which("haproxy")
-        assert haproxy is not None, "haproxy is not installed (.ci/install-tools.sh)"
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                [haproxy, "-db", "-f", str(SHARED_CONFIG), "-f", str(servers_file)],
+                [find_binary("haproxy"), "-db", "-f", str(SHARED_CONFIG), "-f", str(servers_file)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -199,6 +205,7 @@ def test_rolling_restart_behind_haproxy_fails_no_request(
             old.process.send_signal(signal.SIGTERM)
             # The balancer takes it out while it drains: before it stops accepting.
             lb.wait_status(f"s{i}", "DOWN", within=DRAIN)
+            assert accepts_connections(old.port), "stopped accepting before the balancer saw"
             exits.append(old.process.wait(timeout=DRAIN + GRACE + 5))
             servers[i].wait_ready()
             lb.command(f"set server api/s{i} addr 127.0.0.1 port {servers[i].port}")
