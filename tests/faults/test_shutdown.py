@@ -34,6 +34,11 @@ def readiness(server: Server) -> httpx.Response:
     return httpx.get(f"{server.base_url}/health/ready", timeout=5)
 
 
+def not_ready(server: Server) -> httpx.Response | None:
+    answer = readiness(server)
+    return answer if answer.status_code == 503 else None
+
+
 def refuses_connections(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -72,9 +77,7 @@ def test_sigterm_lets_in_flight_requests_finish_then_exits_zero(
             server.process.send_signal(signal.SIGTERM)
             # Draining: out of the balancer's rotation, yet still serving what it is sent.
             draining = wait_until(
-                lambda: (answer := readiness(server)).status_code == 503 and answer,
-                within=DRAIN,
-                what="readiness to answer 503",
+                lambda: not_ready(server), within=DRAIN, what="readiness to answer 503"
             )
             assert "draining" in assert_problem(draining, 503)["detail"]
             assert client.get(path).status_code == 200
@@ -114,3 +117,14 @@ def test_a_second_sigterm_ends_the_drain(database: Database, serve: Serve) -> No
     # Far inside the 120 s drain: only the second signal can have ended it.
     assert server.terminate(timeout=30) == 0, server.output()
     assert "Traceback" not in server.output()
+
+
+def test_workers_are_not_drained(database: Database, serve: Serve) -> None:
+    """With `--workers`, uvicorn's supervisor passes SIGTERM on and every worker stops at once
+    (README.md: run one process per port behind a balancer instead)."""
+    server = serve(service_env(database.url, shutdown_drain="120"), "--workers", "2")
+    server.process.send_signal(signal.SIGTERM)
+    wait_until(
+        lambda: refuses_connections(server.port), within=30, what="the listening socket to close"
+    )
+    assert server.process.wait(timeout=30) == 0, server.output()
