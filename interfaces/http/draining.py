@@ -2,8 +2,7 @@
 
 A load balancer takes a process out of rotation only after its readiness check fails a few
 times; the server (interfaces/http/server.py) flips this on SIGTERM and keeps serving for the
-drain delay, and the readiness probe answers 503 meanwhile. One flag per process: each worker
-of `--workers` is a process of its own.
+drain delay, and the readiness probe answers 503 meanwhile. One flag per process.
 """
 
 from __future__ import annotations

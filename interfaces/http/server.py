@@ -25,6 +25,7 @@ import argparse
 import ctypes
 import ctypes.util
 import gc
+import logging
 import os
 import signal
 import time
@@ -73,6 +74,9 @@ def serve_app() -> FastAPI:
     return app
 
 
+_log = logging.getLogger("stockroom.serve")
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn's server with a drain before its graceful shutdown, for a load balancer to follow.
 
@@ -87,6 +91,7 @@ class DrainingServer(uvicorn.Server):
         super().__init__(config)
         self.drain = drain
         self.drain_ends: float | None = None
+        self.drain_logged = False
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if sig == signal.SIGTERM and self.drain > 0 and self.drain_ends is None:
@@ -98,6 +103,9 @@ class DrainingServer(uvicorn.Server):
 
     async def on_tick(self, counter: int) -> bool:
         # uvicorn ticks every 0.1 s: the drain ends within that of its deadline.
+        if self.drain_ends is not None and not self.drain_logged:
+            self.drain_logged = True  # logged here, not in the signal handler (logging locks)
+            _log.info("SIGTERM: draining for %s s (/health/ready answers 503)", self.drain)
         if self.drain_ends is not None and time.monotonic() >= self.drain_ends:
             self.should_exit = True
         return await super().on_tick(counter)

@@ -116,6 +116,7 @@ def test_a_second_sigterm_ends_the_drain(database: Database, serve: Serve) -> No
     assert httpx.get(f"{server.base_url}/health/live", timeout=5).status_code == 200
     # Far inside the 120 s drain: only the second signal can have ended it.
     assert server.terminate(timeout=30) == 0, server.output()
+    assert "draining for 120.0 s" in server.output()
     assert "Traceback" not in server.output()
 
 
