@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
     #: Seconds `serve` waits for in-flight requests after SIGTERM before closing them.
     shutdown_grace: int = Field(default=20, ge=1)
+    #: Seconds `serve` keeps serving after SIGTERM while /health/ready answers 503, so that a
+    #: load balancer takes it out of rotation before it stops accepting. 5: a balancer checking
+    #: every second and needing two failures (HAProxy's inter 1s fall 2) notices within about
+    #: 2 s; the rest is margin for a slow check. 0: stop accepting at once.
+    shutdown_drain: float = Field(default=5.0, ge=0, le=300)
 
     @field_validator("database_url")
     @classmethod

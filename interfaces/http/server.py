@@ -25,17 +25,24 @@ import argparse
 import ctypes
 import ctypes.util
 import gc
+import logging
 import os
 import signal
+import time
 from typing import TYPE_CHECKING
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from infrastructure.db.embedded import start_embedded
 from infrastructure.settings import Settings
+from interfaces.http import draining
 from interfaces.logs import configure_logging
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from fastapi import FastAPI
 
 
@@ -67,6 +74,43 @@ def serve_app() -> FastAPI:
     return app
 
 
+_log = logging.getLogger("stockroom.serve")
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server with a drain before its graceful shutdown, for a load balancer to follow.
+
+    SIGTERM first makes /health/ready answer 503 (see draining.py) while everything is served as
+    before; `drain` seconds later uvicorn's own shutdown runs: it stops accepting, waits up to
+    the grace period for the requests in flight, shuts the app down (its pools) and returns.
+    A second SIGTERM or a SIGINT during the drain ends it at once. SIGINT alone (Ctrl+C at a
+    terminal) is not drained: no balancer is watching an interactive server.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, drain: float) -> None:
+        super().__init__(config)
+        self.drain = drain
+        self.drain_ends: float | None = None
+        self.drain_logged = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and self.drain > 0 and self.drain_ends is None:
+            # Runs as a signal handler: only flags; the main loop's tick acts on them.
+            draining.start()
+            self.drain_ends = time.monotonic() + self.drain
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        # uvicorn ticks every 0.1 s: the drain ends within that of its deadline.
+        if self.drain_ends is not None and not self.drain_logged:
+            self.drain_logged = True  # logged here, not in the signal handler (logging locks)
+            _log.info("SIGTERM: draining for %s s (/health/ready answers 503)", self.drain)
+        if self.drain_ends is not None and time.monotonic() >= self.drain_ends:
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
 def _exit_zero_after_graceful_shutdown() -> None:
     """uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully, so the process would die
     by the signal (status -15). A completed graceful shutdown is a success for a supervisor, so
@@ -89,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         # so that its clean exit stops the server. Workers share the one server.
         os.environ["STOCKROOM_DATABASE_URL"] = start_embedded(settings.data_dir)
     _exit_zero_after_graceful_shutdown()
-    uvicorn.run(
+    config = uvicorn.Config(
         "interfaces.http.server:serve_app",
         factory=True,
         host=args.host,
@@ -106,6 +150,16 @@ def main(argv: list[str] | None = None) -> None:
         timeout_graceful_shutdown=settings.shutdown_grace,
         log_level=settings.log_level.lower(),
     )
+    if args.workers > 1:
+        # uvicorn's supervisor runs its own (undrained) server in each worker: on SIGTERM it
+        # passes the signal on and every worker stops accepting at once (see README.md).
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    # What uvicorn.run does for one process, with the draining server.
+    server = DrainingServer(config, drain=settings.shutdown_drain)
+    server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 if __name__ == "__main__":

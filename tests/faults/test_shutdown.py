@@ -1,6 +1,7 @@
-"""Promise 7: SIGTERM while requests are in flight: they complete with their normal answers, new
-connections are refused, the process exits 0 within the grace period, and its database
-connections are closed.
+"""Promise 7: SIGTERM while requests are in flight: first a drain (readiness answers 503, every
+other request is served as before), then new connections are refused, the requests in flight
+complete with their normal answers, the process exits 0 within the grace period, and its
+database connections are closed.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Final
 import httpx
 import pytest
 
+from tests.api.helpers import assert_problem
 from tests.faults.cluster import Database, row_locked, wait_until
 from tests.faults.helpers import Serve, new_item, service_env
+from tests.servers import Server
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +26,17 @@ GRACE: Final = 15
 #: How long the test keeps the requests blocked after SIGTERM: long enough that a server which
 #: does not wait for them (or waits only a moment) is caught, well inside GRACE.
 HOLD: Final = 2.0
+#: The drain: readiness 503 while everything else is still served.
+DRAIN: Final = 2
+
+
+def readiness(server: Server) -> httpx.Response:
+    return httpx.get(f"{server.base_url}/health/ready", timeout=5)
+
+
+def not_ready(server: Server) -> httpx.Response | None:
+    answer = readiness(server)
+    return answer if answer.status_code == 503 else None
 
 
 def refuses_connections(port: int) -> bool:
@@ -38,7 +52,14 @@ def test_sigterm_lets_in_flight_requests_finish_then_exits_zero(
 ) -> None:
     # The statement timeout outlasts the test's lock: the in-flight requests must finish
     # normally, not be cancelled.
-    server = serve(service_env(database.url, shutdown_grace=str(GRACE), statement_timeout="30"))
+    server = serve(
+        service_env(
+            database.url,
+            shutdown_grace=str(GRACE),
+            shutdown_drain=str(DRAIN),
+            statement_timeout="30",
+        )
+    )
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         item = client.post("/v1/items", json=new_item("term-1", quantity=5)).json()
         path = f"/v1/items/{item['id']}"
@@ -54,9 +75,16 @@ def test_sigterm_lets_in_flight_requests_finish_then_exits_zero(
             )
             signalled = time.monotonic()
             server.process.send_signal(signal.SIGTERM)
+            # Draining: out of the balancer's rotation, yet still serving what it is sent.
+            draining = wait_until(
+                lambda: not_ready(server), within=DRAIN, what="readiness to answer 503"
+            )
+            assert "draining" in assert_problem(draining, 503)["detail"]
+            assert client.get(path).status_code == 200
+            assert not refuses_connections(server.port)
             wait_until(
                 lambda: refuses_connections(server.port),
-                within=5,
+                within=DRAIN + 5,
                 what="the listening socket to close",
             )
             time.sleep(max(0.0, signalled + HOLD - time.monotonic()))
@@ -79,3 +107,25 @@ def test_sigterm_lets_in_flight_requests_finish_then_exits_zero(
     )
     assert "open transaction" not in database.log()
     assert "Traceback" not in server.output()
+
+
+def test_a_second_sigterm_ends_the_drain(database: Database, serve: Serve) -> None:
+    server = serve(service_env(database.url, shutdown_drain="120"))
+    server.process.send_signal(signal.SIGTERM)
+    wait_until(lambda: readiness(server).status_code == 503, within=5, what="the drain to start")
+    assert httpx.get(f"{server.base_url}/health/live", timeout=5).status_code == 200
+    # Far inside the 120 s drain: only the second signal can have ended it.
+    assert server.terminate(timeout=30) == 0, server.output()
+    assert "draining for 120.0 s" in server.output()
+    assert "Traceback" not in server.output()
+
+
+def test_workers_are_not_drained(database: Database, serve: Serve) -> None:
+    """With `--workers`, uvicorn's supervisor passes SIGTERM on and every worker stops at once
+    (README.md: run one process per port behind a balancer instead)."""
+    server = serve(service_env(database.url, shutdown_drain="120"), "--workers", "2")
+    server.process.send_signal(signal.SIGTERM)
+    wait_until(
+        lambda: refuses_connections(server.port), within=30, what="the listening socket to close"
+    )
+    assert server.process.wait(timeout=30) == 0, server.output()

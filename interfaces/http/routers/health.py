@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from interfaces.http import draining
 from interfaces.http.dependencies import ReadinessDep
 from interfaces.http.openapi import problems
 from interfaces.http.problems import problem_response
@@ -29,6 +30,10 @@ async def live() -> Response:
     responses=problems(),
 )
 async def ready(request: Request, probe: ReadinessDep) -> Response:
+    if draining.is_draining():
+        # Told to stop: out of rotation first, while it still serves what it is sent.
+        detail = "draining: this process is shutting down"
+        return problem_response(503, detail, request_id=request_id_of(request), slug="not-ready")
     readiness = await probe()
     if not readiness.ready:
         return problem_response(
