@@ -121,6 +121,7 @@ def median_of(runs: int, measure: Callable[[], float]) -> float:
 def environment(mode: str, data_dir: Path, cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKROOM_")}
     env["STOCKROOM_DATA_DIR"] = str(data_dir)
+    env["STOCKROOM_SHUTDOWN_DRAIN"] = "0"  # no balancer to drain for between runs
     if mode == "with":
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(cache)

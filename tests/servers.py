@@ -54,7 +54,8 @@ class Server:
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 [STOCKROOM, "serve", "--port", str(self.port), *args],
-                env=environment(env),
+                # No drain unless a test asks for one: nothing balances these servers.
+                env=environment({"STOCKROOM_SHUTDOWN_DRAIN": "0", **env}),
                 cwd=workdir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
