@@ -54,7 +54,7 @@ class Container(containers.DeclarativeContainer):
     unit_of_work = providers.Factory(
         SqlUnitOfWork, engine, session_factory, idempotency_ttl, transaction_setup
     )
-    readiness = providers.Singleton(ReadinessProbe, engine)
+    readiness = providers.Singleton(ReadinessProbe, engine.provider)
     idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)
     run_idempotently = providers.Singleton(RunIdempotently, unit_of_work.provider)
 
