@@ -4,10 +4,10 @@ A handler declares each thing it needs as a parameter typed with one of the alia
 (`create: CreateItemDep`). FastAPI never sees those parameters: when an app is built, `Routes.build`
 takes each from that app's own parts (its container, its metrics) once and binds it into the
 handler. Every app builds its own routes, so apps built from different containers in one process
-share nothing, and a request pays nothing for injection. (A FastAPI `Depends` would solve the
-same thing again on every request, about 10 µs each; dependency-injector's `Provide` marker is a
-plain callable, which FastAPI would run in its thread pool, and its `wire()` patches modules for
-the whole process.)
+share nothing, and a request pays nothing for injection. (FastAPI solves a `Depends` again on
+every request, which shows in the HTTP benchmark; dependency-injector's `Provide` marker is a plain
+callable, which FastAPI would run in its thread pool, and its `wire()` patches modules for the
+whole process.)
 
 A provider overridden on the container after the app is built does not reach the handlers:
 override first, then build the app.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 import httpx
+from dependency_injector import providers
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
@@ -42,3 +43,15 @@ def test_no_route_solves_a_dependency_per_request(app: FastAPI) -> None:
     assert {route.operation_id for route in routes} >= {"createItem", "ready", "metrics"}
     for route in routes:
         assert route.dependant.dependencies == [], route.path
+
+
+def test_building_the_app_leaves_the_database_to_its_start(settings: Settings) -> None:
+    """The handlers' use cases are resolved when the app is built, the engine only at start-up:
+    resolving it may start and migrate the embedded database, which must not block the loop."""
+
+    def not_yet() -> str:
+        raise AssertionError("the database was prepared while the app was being built")
+
+    container = container_for(settings)
+    container.database_url.override(providers.Callable(not_yet))
+    create_app(container)
