@@ -51,7 +51,7 @@ class Container(containers.DeclarativeContainer):
     idempotency_ttl = providers.Callable(_idempotency_ttl, settings)
     transaction_setup = providers.Singleton(transaction_setup, settings)
     unit_of_work = providers.Factory(SqlUnitOfWork, engine, idempotency_ttl, transaction_setup)
-    readiness = providers.Singleton(ReadinessProbe, engine)
+    readiness = providers.Singleton(ReadinessProbe, engine.provider)
     idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)
     run_idempotently = providers.Singleton(RunIdempotently, unit_of_work.provider)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -22,13 +23,15 @@ class Readiness:
 
 
 class ReadinessProbe:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
+        """`engine` gives the engine when the probe runs: the probe is built with the app, and
+        the engine (and an embedded database) only when the app starts."""
         self._engine = engine
         self._head = head_revision()
 
     async def __call__(self) -> Readiness:
         try:
-            async with self._engine.connect() as connection:
+            async with self._engine().connect() as connection:
                 current = (
                     await connection.execute(text("SELECT version_num FROM alembic_version"))
                 ).scalar_one_or_none()

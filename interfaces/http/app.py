@@ -11,19 +11,17 @@ from typing import Final
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.requests import Request
-from starlette.responses import Response
 
 from application.errors import DataStoreUnavailable
 from infrastructure.container import Container
 from interfaces.http.auth import Gate
 from interfaces.http.cors import ProblemCorsMiddleware
+from interfaces.http.dependencies import AppParts
 from interfaces.http.errors import install_error_handlers
 from interfaces.http.metrics import HttpMetrics
 from interfaces.http.middleware import AdmissionMiddleware, EdgeMiddleware
 from interfaces.http.openapi import install_openapi
-from interfaces.http.routers import health, items
+from interfaces.http.routers import health, items, metrics
 from interfaces.http.version import service_version
 from interfaces.lifecycle import init_container, shutdown_container
 from interfaces.tracing import install_tracing
@@ -59,7 +57,7 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     container = container or Container()
     settings = container.settings()
     engine_ready: list[bool] = []
-    metrics = HttpMetrics(lambda: container.engine() if engine_ready else None)
+    http_metrics = HttpMetrics(lambda: container.engine() if engine_ready else None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -100,23 +98,14 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
         # they are looked up on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.state.container = container
-    app.state.metrics = metrics
+    # Each handler gets what its signature asks for from this app's parts, once (dependencies.py).
+    parts = AppParts(container, http_metrics)
     # The routes themselves rather than include_router(): FastAPI dispatches an included router
     # through an extra layer of matching on every request. First, ahead of the documentation's
     # routes: routing tries each route in order.
-    app.router.routes[:0] = [*items.router.routes, *health.router.routes]
-
-    @app.get(
-        "/metrics",
-        operation_id="metrics",
-        summary="Prometheus metrics",
-        tags=["health"],
-        response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
-    )
-    async def prometheus_metrics(request: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    app.router.routes[:0] = [
+        route for module in (items, health, metrics) for route in module.routes.build(parts).routes
+    ]
 
     install_error_handlers(app)
     gate = Gate(container.keyring(), public_reads=settings.public_reads)
@@ -132,6 +121,6 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     app.add_middleware(AdmissionMiddleware, max_body_bytes=settings.max_body_bytes, gate=gate)
     if settings.cors_origins:
         app.add_middleware(ProblemCorsMiddleware, allow_origins=settings.cors_origins)
-    app.add_middleware(EdgeMiddleware, metrics=metrics)
+    app.add_middleware(EdgeMiddleware, metrics=http_metrics)
     install_tracing(app)  # only when OTEL_* variables ask for it
     return app

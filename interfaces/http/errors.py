@@ -50,6 +50,17 @@ def _validation_message(error: dict[str, Any]) -> str:
     return str(error.get("msg", "is invalid"))
 
 
+def _invalid(request: Request, what: str, errors: list[dict[str, str]]) -> Response:
+    """The 422 every validation failure gets: `errors` point at each field or parameter."""
+    return problem_response(
+        422,
+        f"The {what} is invalid; see errors.",
+        request_id=request_id_of(request),
+        slug="validation",
+        errors=errors,
+    )
+
+
 async def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [
@@ -58,13 +69,7 @@ async def _request_validation(request: Request, exc: Exception) -> Response:
         else _field_error(e.get("loc", ()), _validation_message(e))
         for e in exc.errors()
     ]
-    return problem_response(
-        422,
-        "The request is invalid; see errors.",
-        request_id=request_id_of(request),
-        slug="validation",
-        errors=errors,
-    )
+    return _invalid(request, "request", errors)
 
 
 async def _item_validation(request: Request, exc: Exception) -> Response:
@@ -73,24 +78,12 @@ async def _item_validation(request: Request, exc: Exception) -> Response:
         {"pointer": pointer(e.field.split(".")) if e.field else "", "detail": e.message}
         for e in exc.errors
     ]
-    return problem_response(
-        422,
-        "The item is invalid; see errors.",
-        request_id=request_id_of(request),
-        slug="validation",
-        errors=errors,
-    )
+    return _invalid(request, "item", errors)
 
 
 async def _invalid_query(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidQuery)
-    return problem_response(
-        422,
-        "The query is invalid; see errors.",
-        request_id=request_id_of(request),
-        slug="validation",
-        errors=[{"parameter": exc.field, "detail": exc.message}],
-    )
+    return _invalid(request, "query", [{"parameter": exc.field, "detail": exc.message}])
 
 
 def _simple(status: int, slug: str) -> Any:
@@ -130,12 +123,8 @@ async def _http(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else "The request cannot be served."
     if exc.status_code == 400 and detail == _FASTAPI_BODY_ERROR:
         # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): a malformed JSON body.
-        return problem_response(
-            422,
-            "The request is invalid; see errors.",
-            request_id=request_id_of(request),
-            slug="validation",
-            errors=[{"pointer": "", "detail": "the body is not valid JSON (UTF-8)"}],
+        return _invalid(
+            request, "request", [{"pointer": "", "detail": "the body is not valid JSON (UTF-8)"}]
         )
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No resource at {request.url.path}."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, ParamSpec, Protocol, TypeVar
 
 import orjson
 from fastapi import Request
@@ -14,10 +14,11 @@ from starlette.responses import Response
 from application.idempotency import Outcome, RunIdempotently
 from application.ports import StoredResponse, UnitOfWork
 from interfaces.http.auth import principal_of
-from interfaces.http.dependencies import use_cases
 from interfaces.http.openapi import header_parameter
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+P = ParamSpec("P")
 
 #: Headers of a stored response that a replay repeats.
 _REPLAYED_HEADERS: Final = ("content-type", "etag", "location")
@@ -80,23 +81,41 @@ def replay(outcome: Outcome) -> Response:
     return response
 
 
-async def respond(
-    request: Request,
-    body: Any,
-    effect: Callable[[UnitOfWork], Awaitable[T]],
-    render: Callable[[T], Response],
-    run: Callable[[], Awaitable[T]],
-) -> Response:
-    """Run `run()` plainly without an Idempotency-Key; with one, run `effect` idempotently."""
-    key = idempotency_key(request)
-    if key is None:
-        return render(await run())
-    runner: RunIdempotently = use_cases(request).run_idempotently()
-    outcome = await runner(
-        scope=principal_of(request).id,
-        key=key,
-        fingerprint=fingerprint(request, body),
-        effect=effect,
-        render=lambda result: remember(render(result)),
-    )
-    return replay(outcome)
+class Write(Protocol[P, T_co]):
+    """A write use case: called alone it commits its own unit of work; `within` does the same
+    work inside a unit of work that its caller commits."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[T_co]: ...
+
+    def within(self, uow: UnitOfWork, *args: P.args, **kwargs: P.kwargs) -> Awaitable[T_co]: ...
+
+
+class Writes:
+    """How every write route runs its use case, with or without an Idempotency-Key."""
+
+    def __init__(self, run_idempotently: RunIdempotently) -> None:
+        self._run_idempotently = run_idempotently
+
+    async def __call__(
+        self,
+        request: Request,
+        body: Any,
+        render: Callable[[T], Response],
+        write: Write[P, T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Response:
+        """`render(await write(*args))`; with an Idempotency-Key, `write.within(uow, *args)`
+        runs idempotently instead: `body` (the request's JSON) is what makes a repeat "the
+        same request"."""
+        key = idempotency_key(request)
+        if key is None:
+            return render(await write(*args, **kwargs))
+        outcome = await self._run_idempotently(
+            scope=principal_of(request).id,
+            key=key,
+            fingerprint=fingerprint(request, body),
+            effect=lambda uow: write.within(uow, *args, **kwargs),
+            render=lambda result: remember(render(result)),
+        )
+        return replay(outcome)

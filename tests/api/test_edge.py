@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
-from tests.api.helpers import assert_problem
+from infrastructure.settings import Settings
+from interfaces.http.app import create_app
+from tests.api.helpers import assert_problem, container_for
 
 
 async def test_every_response_has_a_request_id(client: httpx.AsyncClient) -> None:
@@ -78,16 +80,16 @@ async def test_bodies_over_1_mib_are_413(client: httpx.AsyncClient) -> None:
     )
 
 
-async def test_an_unexpected_error_is_a_500_without_internals(
-    app: FastAPI, client: httpx.AsyncClient
-) -> None:
-    container = app.state.container
-
+async def test_an_unexpected_error_is_a_500_without_internals(settings: Settings) -> None:
     class Broken:
         async def __call__(self, *args: object) -> None:
             raise RuntimeError("secret internal detail: SELECT * FROM items")
 
-    with container.get_item.override(Broken()):
+    container = container_for(settings)
+    container.get_item.override(Broken())  # before the app is built: it binds its use cases
+    app = create_app(container, purge_in_background=False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://stockroom.test") as client:
         response = await client.get("/v1/items/01a20242-a141-7574-9bd8-3cc9652ee0a2")
     assert_problem(response, 500)
     assert "secret" not in response.text

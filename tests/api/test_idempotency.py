@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
-from fastapi import FastAPI
 
+from infrastructure.container import Container
 from infrastructure.db.idempotency import _lock_id
 from infrastructure.settings import Settings
 from interfaces.http.app import create_app
@@ -113,11 +113,11 @@ async def test_keys_are_bounded(client: httpx.AsyncClient) -> None:
 
 
 async def test_records_expire_after_the_retention_period(
-    app: FastAPI, client: httpx.AsyncClient, database_dsn: str
+    container: Container, client: httpx.AsyncClient, database_dsn: str
 ) -> None:
     headers = {"Idempotency-Key": "old"}
     assert (await client.post("/v1/items", json=ITEM, headers=headers)).status_code == 201
-    purge = app.state.container.idempotency_purger()
+    purge = container.idempotency_purger()
     assert await purge() == 0  # fresh records are kept
     with psycopg.connect(database_dsn, autocommit=True) as conn:
         conn.execute(

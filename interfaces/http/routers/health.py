@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from interfaces.http import draining
-from interfaces.http.dependencies import ReadinessDep
+from interfaces.http.dependencies import ReadinessDep, Routes
 from interfaces.http.openapi import problems
 from interfaces.http.problems import problem_response
 from interfaces.http.request_context import request_id_of
@@ -14,15 +14,15 @@ from interfaces.http.responses import json_response
 from interfaces.http.schemas import Health, Liveness
 from interfaces.http.version import service_version
 
-router = APIRouter(prefix="/health", tags=["health"])
+routes = Routes(prefix="/health", tags=["health"])
 
 
-@router.get("/live", operation_id="live", summary="The process is up", response_model=Liveness)
+@routes.get("/live", operation_id="live", summary="The process is up", response_model=Liveness)
 async def live() -> Response:
     return json_response({"status": "ok", "version": service_version()})
 
 
-@router.get(
+@routes.get(
     "/ready",
     operation_id="ready",
     summary="The database answers and its schema is at head",

@@ -1,9 +1,8 @@
 """/v1/items: the Item's HTTP resource. Handlers translate HTTP to use-case calls and back.
 
-Each handler takes its use case from the container itself (`use_cases`) and reads its optional
-headers from the request; the OpenAPI document still lists them (`openapi_extra`). FastAPI
-solves `Depends(...)` and `Header(...)` parameters anew on every request, which cost about a
-tenth of a GET's CPU in the benchmark.
+Each handler declares the use cases it needs (see dependencies.py: the app binds them in when it
+is built) and reads its optional headers from the request; the OpenAPI document still lists them
+(`openapi_extra`). FastAPI would solve `Header(...)` parameters anew on every request.
 """
 
 from __future__ import annotations
@@ -13,17 +12,27 @@ from typing import Annotated
 from urllib.parse import urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import Query, Request, status
 from pydantic import WithJsonSchema
 from starlette.responses import Response
 
 from application.listing import DEFAULT_LIMIT, MAX_LIMIT, Q_MAX, ListQuery, Sort
 from domain.item import Item
 from domain.rules import BATCH_MAX, PRICE_LIMIT, PRICE_MAX
-from interfaces.http.dependencies import use_cases
+from interfaces.http.dependencies import (
+    AdjustStockDep,
+    CreateItemDep,
+    CreateItemsDep,
+    DeleteItemDep,
+    GetItemDep,
+    ListItemsDep,
+    Routes,
+    UpdateItemDep,
+    WritesDep,
+)
 from interfaces.http.etags import IF_MATCH, IF_NONE_MATCH, etag, expected_version, none_match
 from interfaces.http.exact_json import ExactJsonRoute
-from interfaces.http.idempotency import IDEMPOTENCY_KEY, respond
+from interfaces.http.idempotency import IDEMPOTENCY_KEY
 from interfaces.http.openapi import problems
 from interfaces.http.responses import item_response, json_response
 from interfaces.http.schemas import (
@@ -37,7 +46,7 @@ from interfaces.http.schemas import (
 )
 from interfaces.presenters import present_item as _present
 
-router = APIRouter(prefix="/v1/items", tags=["items"], route_class=ExactJsonRoute)
+routes = Routes(prefix="/v1/items", tags=["items"], route_class=ExactJsonRoute)
 
 #: OpenAPI links from a created item to what can be done with it (clients and stateful tests).
 ITEM_LINKS = {
@@ -61,7 +70,7 @@ def _headers(*parameters: dict[str, object]) -> dict[str, object]:
     return {"parameters": list(parameters)}
 
 
-@router.post(
+@routes.post(
     "",
     status_code=status.HTTP_201_CREATED,
     operation_id="createItem",
@@ -70,23 +79,18 @@ def _headers(*parameters: dict[str, object]) -> dict[str, object]:
     responses={**problems(401, 403, 409, 413, 415, 422), 201: {"links": ITEM_LINKS}},
     openapi_extra=_headers(IDEMPOTENCY_KEY),
 )
-async def create_item(request: Request, body: ItemCreate) -> Response:
-    create = use_cases(request).create_item()
+async def create_item(
+    request: Request, body: ItemCreate, create: CreateItemDep, writes: WritesDep
+) -> Response:
     data = body.model_dump(exclude_unset=True)
-
-    def render(item: Item) -> Response:
-        return item_response(item, status=201, headers={"Location": f"/v1/items/{item.id}"})
-
-    return await respond(
-        request,
-        data,
-        effect=lambda uow: create.within(uow, data),
-        render=render,
-        run=lambda: create(data),
-    )
+    return await writes(request, data, _created, create, data)
 
 
-@router.post(
+def _created(item: Item) -> Response:
+    return item_response(item, status=201, headers={"Location": f"/v1/items/{item.id}"})
+
+
+@routes.post(
     "/batch",
     status_code=status.HTTP_201_CREATED,
     operation_id="createItems",
@@ -95,23 +99,18 @@ async def create_item(request: Request, body: ItemCreate) -> Response:
     responses=problems(401, 403, 409, 413, 415, 422),
     openapi_extra=_headers(IDEMPOTENCY_KEY),
 )
-async def create_items(request: Request, body: ItemsBatchCreate) -> Response:
-    create = use_cases(request).create_items()
+async def create_items(
+    request: Request, body: ItemsBatchCreate, create: CreateItemsDep, writes: WritesDep
+) -> Response:
     rows = [row.model_dump(exclude_unset=True) for row in body.items]
-
-    def render(items: list[Item]) -> Response:
-        return json_response({"items": [_present(item) for item in items]}, status=201)
-
-    return await respond(
-        request,
-        rows,
-        effect=lambda uow: create.within(uow, rows),
-        render=render,
-        run=lambda: create(rows),
-    )
+    return await writes(request, rows, _created_all, create, rows)
 
 
-@router.get(
+def _created_all(items: list[Item]) -> Response:
+    return json_response({"items": [_present(item) for item in items]}, status=201)
+
+
+@routes.get(
     "",
     operation_id="listItems",
     summary="List items, one keyset page at a time",
@@ -120,6 +119,7 @@ async def create_items(request: Request, body: ItemsBatchCreate) -> Response:
 )
 async def list_items(
     request: Request,
+    list_page: ListItemsDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
     sort: Sort = Sort.CREATED_AT,
@@ -137,7 +137,7 @@ async def list_items(
         max_price=max_price,
         in_stock=in_stock,
     )
-    page = await use_cases(request).list_items()(query)
+    page = await list_page(query)
     headers = {}
     if page.next_cursor is not None:
         params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
@@ -147,7 +147,7 @@ async def list_items(
     return json_response(body, headers=headers)
 
 
-@router.get(
+@routes.get(
     "/{item_id}",
     operation_id="getItem",
     summary="Get an item",
@@ -155,14 +155,14 @@ async def list_items(
     responses=problems(304, 401, 404, 422),
     openapi_extra=_headers(IF_NONE_MATCH),
 )
-async def get_item(request: Request, item_id: UUID) -> Response:
-    item = await use_cases(request).get_item()(item_id)
+async def get_item(request: Request, item_id: UUID, get: GetItemDep) -> Response:
+    item = await get(item_id)
     if none_match(request.headers.getlist("if-none-match"), item.version):
         return Response(status_code=304, headers={"ETag": etag(item.version)})
     return item_response(item)
 
 
-@router.patch(
+@routes.patch(
     "/{item_id}",
     operation_id="updateItem",
     summary="Change some fields of an item",
@@ -170,8 +170,10 @@ async def get_item(request: Request, item_id: UUID) -> Response:
     responses=problems(401, 403, 404, 409, 412, 413, 415, 422),
     openapi_extra=_headers(IF_MATCH),
 )
-async def update_item(request: Request, item_id: UUID, body: ItemUpdate) -> Response:
-    item = await use_cases(request).update_item()(
+async def update_item(
+    request: Request, item_id: UUID, body: ItemUpdate, update: UpdateItemDep
+) -> Response:
+    item = await update(
         item_id,
         body.model_dump(exclude_unset=True),
         expected_version=expected_version(request.headers.getlist("if-match")),
@@ -179,7 +181,7 @@ async def update_item(request: Request, item_id: UUID, body: ItemUpdate) -> Resp
     return item_response(item)
 
 
-@router.delete(
+@routes.delete(
     "/{item_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="deleteItem",
@@ -188,14 +190,12 @@ async def update_item(request: Request, item_id: UUID, body: ItemUpdate) -> Resp
     responses=problems(401, 403, 404, 412, 422),
     openapi_extra=_headers(IF_MATCH),
 )
-async def delete_item(request: Request, item_id: UUID) -> Response:
-    await use_cases(request).delete_item()(
-        item_id, expected_version=expected_version(request.headers.getlist("if-match"))
-    )
+async def delete_item(request: Request, item_id: UUID, delete: DeleteItemDep) -> Response:
+    await delete(item_id, expected_version=expected_version(request.headers.getlist("if-match")))
     return Response(status_code=204)
 
 
-@router.post(
+@routes.post(
     "/{item_id}/stock-adjustments",
     operation_id="adjustStock",
     summary="Add to or take from the stock on hand",
@@ -203,12 +203,11 @@ async def delete_item(request: Request, item_id: UUID) -> Response:
     responses=problems(401, 403, 404, 409, 413, 415, 422),
     openapi_extra=_headers(IDEMPOTENCY_KEY),
 )
-async def adjust_stock(request: Request, item_id: UUID, body: StockAdjustment) -> Response:
-    adjust = use_cases(request).adjust_stock()
-    return await respond(
-        request,
-        {"delta": body.delta},
-        effect=lambda uow: adjust.within(uow, item_id, body.delta),
-        render=item_response,
-        run=lambda: adjust(item_id, body.delta),
-    )
+async def adjust_stock(
+    request: Request,
+    item_id: UUID,
+    body: StockAdjustment,
+    adjust: AdjustStockDep,
+    writes: WritesDep,
+) -> Response:
+    return await writes(request, {"delta": body.delta}, item_response, adjust, item_id, body.delta)

@@ -1,0 +1,57 @@
+"""Handlers get what their signatures declare, from the container their app was built with."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import httpx
+from dependency_injector import providers
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from domain.item import Item, NewItem
+from infrastructure.settings import Settings
+from interfaces.http.app import create_app
+from tests.api.helpers import container_for
+
+
+async def test_apps_built_from_different_containers_each_use_their_own(
+    settings: Settings,
+) -> None:
+    def app_whose_item_is_named(name: str) -> FastAPI:
+        item = Item.create(NewItem.parse({"sku": "s-1", "name": name, "price": "1"}))
+
+        class Found:
+            async def __call__(self, item_id: UUID) -> Item:
+                return item
+
+        container = container_for(settings)
+        container.get_item.override(Found())
+        return create_app(container, purge_in_background=False)
+
+    apps = {name: app_whose_item_is_named(name) for name in ("first", "second")}
+    for name in ("first", "second", "first"):
+        transport = httpx.ASGITransport(app=apps[name])
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/v1/items/01a20242-a141-7574-9bd8-3cc9652ee0a2")
+        assert response.status_code == 200, response.text
+        assert response.json()["name"] == name
+
+
+def test_no_route_solves_a_dependency_per_request(app: FastAPI) -> None:
+    routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    assert {route.operation_id for route in routes} >= {"createItem", "ready", "metrics"}
+    for route in routes:
+        assert route.dependant.dependencies == [], route.path
+
+
+def test_building_the_app_leaves_the_database_to_its_start(settings: Settings) -> None:
+    """The handlers' use cases are resolved when the app is built, the engine only at start-up:
+    resolving it may start and migrate the embedded database, which must not block the loop."""
+
+    def not_yet() -> str:
+        raise AssertionError("the database was prepared while the app was being built")
+
+    container = container_for(settings)
+    container.database_url.override(providers.Callable(not_yet))
+    create_app(container)
