@@ -18,11 +18,13 @@ from starlette.responses import Response
 from application.errors import DataStoreUnavailable
 from infrastructure.container import Container
 from interfaces.http.auth import Gate
+from interfaces.http.consistency import ConsistencyMiddleware
 from interfaces.http.cors import ProblemCorsMiddleware
 from interfaces.http.errors import install_error_handlers
 from interfaces.http.metrics import HttpMetrics
 from interfaces.http.middleware import AdmissionMiddleware, EdgeMiddleware
 from interfaces.http.openapi import install_openapi
+from interfaces.http.replica_metrics import ReplicaCollector
 from interfaces.http.routers import health, items
 from interfaces.http.version import service_version
 from interfaces.lifecycle import init_container, shutdown_container
@@ -60,6 +62,9 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     settings = container.settings()
     engine_ready: list[bool] = []
     metrics = HttpMetrics(lambda: container.engine() if engine_ready else None)
+    metrics.registry.register(
+        ReplicaCollector(lambda: container.replicas() if engine_ready else None)
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -133,5 +138,6 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     if settings.cors_origins:
         app.add_middleware(ProblemCorsMiddleware, allow_origins=settings.cors_origins)
     app.add_middleware(EdgeMiddleware, metrics=metrics)
+    app.add_middleware(ConsistencyMiddleware)
     install_tracing(app)  # only when OTEL_* variables ask for it
     return app
