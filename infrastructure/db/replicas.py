@@ -243,7 +243,10 @@ class _Poller:
             async with asyncio.timeout(POLL_TIMEOUT):
                 if self._connection is None or self._connection.is_closed():
                     self._connection = await asyncpg.connect(
-                        self._dsn, server_settings={"application_name": "stockroom-monitor"}
+                        self._dsn,
+                        # Through PgBouncer's transaction pooling too: no prepared statements.
+                        statement_cache_size=0,
+                        server_settings={"application_name": "stockroom-monitor"},
                     )
                 row: Sequence[Any] = await self._connection.fetchrow(sql)
                 return row

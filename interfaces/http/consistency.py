@@ -21,8 +21,9 @@ _HEADER_KEY: Final = HEADER.lower().encode("latin-1")
 _WRITES: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 DESCRIPTION: Final = (
-    "Consistency token: the position of this write in the database's log. Send it back as "
-    f"`{HEADER}` on later reads, to any process, to be served data at least that recent."
+    "Consistency token (sent when read replicas are configured): the position of this write "
+    f"in the database's log. Send it back as `{HEADER}` on later reads, to any process, to be "
+    "served data at least that recent."
 )
 
 
