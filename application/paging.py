@@ -12,9 +12,9 @@ async def pages(
 ) -> AsyncIterator[Page]:
     """The pages of `query` (from its cursor on), each fetched when the one before is consumed.
 
-    Each page is its own short transaction (`list_items` is the `ListItems` use case), so a walk
-    is not a snapshot: it holds no row twice and misses none that existed throughout (keyset
-    order), while rows written during the walk may or may not appear.
+    Each page is its own short read-only unit of work (`list_items` is the `ListItems` use
+    case), so a walk is not a snapshot: it holds no row twice and misses none that existed
+    throughout (keyset order), while rows written during the walk may or may not appear.
     """
     while True:
         page = await list_items(query)

@@ -24,6 +24,7 @@ from infrastructure.db.engine import build_engine, transaction_setup
 from infrastructure.db.idempotency import IdempotencyPurger
 from infrastructure.db.migrator import prepare_database
 from infrastructure.db.readiness import ReadinessProbe
+from infrastructure.db.replicas import build_replicas, replicas_lifecycle
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
 
@@ -50,8 +51,13 @@ class Container(containers.DeclarativeContainer):
     engine_lifecycle = providers.Resource(_engine_lifecycle, engine)
     idempotency_ttl = providers.Callable(_idempotency_ttl, settings)
     transaction_setup = providers.Singleton(transaction_setup, settings)
-    unit_of_work = providers.Factory(SqlUnitOfWork, engine, idempotency_ttl, transaction_setup)
-    readiness = providers.Singleton(ReadinessProbe, engine.provider)
+    #: The streaming standbys read-only units may run on (none configured: all on the primary).
+    replicas = providers.Singleton(build_replicas, settings)
+    replicas_lifecycle = providers.Resource(replicas_lifecycle, replicas, database_url)
+    unit_of_work = providers.Factory(
+        SqlUnitOfWork, engine, idempotency_ttl, transaction_setup, replicas
+    )
+    readiness = providers.Singleton(ReadinessProbe, engine.provider, replicas)
     idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)
     run_idempotently = providers.Singleton(RunIdempotently, unit_of_work.provider)
 

@@ -12,6 +12,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from infrastructure.api_keys import ApiKey, Keyring
 
 
+def _require_asyncpg(url: SecretStr) -> None:
+    if not url.get_secret_value().startswith("postgresql+asyncpg://"):
+        raise ValueError("must start with postgresql+asyncpg://")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="STOCKROOM_",
@@ -46,6 +51,11 @@ class Settings(BaseSettings):
     #: Behind PgBouncer in transaction pooling: no prepared-statement caching.
     pgbouncer: bool = False
 
+    #: Streaming standbys (postgresql+asyncpg:// URLs, comma-separated) that may serve reads.
+    replica_urls: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    #: Seconds a standby may be behind the primary and still serve reads.
+    replica_max_lag: float = Field(default=1.0, gt=0)
+
     #: API keys as `<id>:<read|write>:<sha256 hex>` entries, comma-separated or a JSON list.
     #: None configured: the API is open (and says so at start-up).
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -69,8 +79,22 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _asyncpg_only(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("postgresql+asyncpg://"):
-            raise ValueError("must start with postgresql+asyncpg://")
+        if value is not None:
+            _require_asyncpg(value)
+        return value
+
+    @field_validator("replica_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("replica_urls")
+    @classmethod
+    def _asyncpg_replicas(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for url in value:
+            _require_asyncpg(url)
         return value
 
     @field_validator("api_keys", mode="before")

@@ -10,7 +10,7 @@ class GetItem:
         self._uow = uow
 
     async def __call__(self, item_id: UUID) -> Item:
-        async with self._uow() as uow:
+        async with self._uow().read_only() as uow:
             item = await uow.items.get(item_id)
         if item is None:
             raise ItemNotFound(item_id)

@@ -9,7 +9,7 @@ class ListItems:
         self._uow = uow
 
     async def __call__(self, query: ListQuery) -> Page:
-        async with self._uow() as uow:
+        async with self._uow().read_only() as uow:
             items = await uow.items.list(query)
         if len(items) <= query.limit:
             return Page(items=items, next_cursor=None)

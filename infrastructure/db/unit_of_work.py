@@ -7,6 +7,12 @@ request (an `AsyncSession`, its `Connection` and their greenlet hops cost about 
 request). Reads need no transaction (one statement is its own snapshot), so a unit of work that
 only reads sends no BEGIN/ROLLBACK; the first write begins one. Behind PgBouncer every unit
 begins a transaction, and sets the timeouts in it first (see engine.py).
+
+A unit declared read-only may run on a standby (replicas.py chooses which, or the primary);
+every other unit runs on the primary. With standbys configured, a unit on the primary reads
+the WAL insert position on its connection when it ends, after COMMIT: the LSN the write is
+acknowledged at, which later reads must see (one round trip per write; reading it before
+COMMIT, e.g. in a RETURNING clause, would name a position before the commit record).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from sqlalchemy.util import greenlet_spawn
 from infrastructure.db.engine import TransactionSetup
 from infrastructure.db.errors import is_disconnect, unavailable_on_outage
 from infrastructure.db.idempotency import SqlIdempotencyStore
+from infrastructure.db.replicas import CURRENT_LSN_SQL, Replica, ReplicaSet
 from infrastructure.db.repository import SqlItemRepository
 
 _log = logging.getLogger(__name__)
@@ -34,14 +41,22 @@ class SqlUnitOfWork:
         engine: AsyncEngine,
         idempotency_ttl: timedelta = timedelta(hours=24),
         transaction_setup: TransactionSetup | None = None,
+        replicas: ReplicaSet | None = None,
     ) -> None:
-        self._engine = engine
+        self._primary = self._engine = engine
         self._setup = transaction_setup
         self._idempotency_ttl = idempotency_ttl
+        self._replicas = replicas
+        self._read_only = False
+        self._replica: Replica | None = None  # the standby this unit reads on, if any
         self._active = False
         self._pooled: PoolProxiedConnection | None = None
         self._driver: Any = None  # the asyncpg connection of `_pooled`
         self._transaction: Any = None  # the asyncpg transaction this unit of work began
+
+    def read_only(self) -> Self:
+        self._read_only = True
+        return self
 
     async def __aenter__(self) -> Self:
         self._active = True
@@ -56,19 +71,53 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._active = False
-        if self._pooled is not None:
-            await self._end_driver_use(exc)
+        try:
+            if self._pooled is not None:
+                await self._end_driver_use(exc)
+        finally:
+            self._read_only = False
+            self._engine, self._replica = self._primary, None
 
     async def driver(self, *, write: bool) -> Any:
         """The asyncpg connection of this unit of work, in a transaction when `write`."""
+        if write and self._read_only:
+            raise RuntimeError("a read-only unit of work cannot write")
         if self._driver is None:
             self._check_active()
-            with unavailable_on_outage():
-                self._pooled = await self._engine.raw_connection()
+            if not (self._read_only and await self._connect_replica()):
+                with unavailable_on_outage():
+                    self._pooled = await self._primary.raw_connection()
+                if self._read_only and self._replicas is not None:
+                    self._replicas.count_read("primary")
+            assert self._pooled is not None
             self._driver = self._pooled.driver_connection
         if (write or self._setup is not None) and self._transaction is None:
             await self._begin()
         return self._driver
+
+    async def _connect_replica(self) -> bool:
+        """Check a connection out of a fresh enough standby's pool; False: use the primary.
+
+        A standby that fails here leaves the rotation at once (its monitor brings it back),
+        and its pool is dropped: its connections most likely died with it.
+        """
+        replica: Replica | None = None if self._replicas is None else self._replicas.choose()
+        if replica is None or self._replicas is None:
+            return False
+        try:
+            pooled = await replica.engine.raw_connection()
+        except Exception as error:
+            self._replicas.take_out(replica, f"cannot connect ({type(error).__name__})")
+            await replica.engine.dispose(close=False)
+            return False
+        if pooled.driver_connection is None or pooled.driver_connection.is_closed():
+            self._replicas.take_out(replica, "connection lost")
+            await greenlet_spawn(pooled.invalidate)
+            await replica.engine.dispose(close=False)
+            return False
+        self._engine, self._pooled, self._replica = replica.engine, pooled, replica
+        self._replicas.count_read("replica")
+        return True
 
     async def commit(self) -> None:
         self._check_active()
@@ -113,8 +162,21 @@ class SqlUnitOfWork:
         except BaseException as failure:  # cancelled too: the connection's state is unknown
             await self._discard(pooled, failure if isinstance(failure, Exception) else None)
             raise
+        if exc is None and not self._read_only and self._replicas is not None:
+            await self._acknowledge(pooled, self._replicas)
         # Back to the pool in a greenlet: returning may close the connection, which awaits.
         await greenlet_spawn(pooled.close)
+
+    async def _acknowledge(self, pooled: PoolProxiedConnection, replicas: ReplicaSet) -> None:
+        if not replicas.tracking:
+            return
+        driver: Any = pooled.driver_connection
+        try:
+            with unavailable_on_outage():
+                replicas.acknowledge(await driver.fetchval(CURRENT_LSN_SQL))
+        except BaseException as failure:
+            await self._discard(pooled, failure if isinstance(failure, Exception) else None)
+            raise
 
     async def _discard(
         self, pooled: PoolProxiedConnection, error: Exception | None, *, outage: bool = False
@@ -128,6 +190,8 @@ class SqlUnitOfWork:
         await greenlet_spawn(pooled.invalidate, error)
         if outage:
             await self._engine.dispose(close=False)
+            if self._replica is not None and self._replicas is not None:
+                self._replicas.take_out(self._replica, "connection lost")
 
     def _check_active(self) -> None:
         if not self._active:

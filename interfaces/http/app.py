@@ -15,12 +15,14 @@ from fastapi_offline import FastAPIOffline
 from application.errors import DataStoreUnavailable
 from infrastructure.container import Container
 from interfaces.http.auth import Gate
+from interfaces.http.consistency import ConsistencyMiddleware
 from interfaces.http.cors import ProblemCorsMiddleware
 from interfaces.http.dependencies import AppParts
 from interfaces.http.errors import install_error_handlers
 from interfaces.http.metrics import HttpMetrics
 from interfaces.http.middleware import AdmissionMiddleware, EdgeMiddleware
 from interfaces.http.openapi import install_openapi
+from interfaces.http.replica_metrics import ReplicaCollector
 from interfaces.http.routers import health, items, metrics
 from interfaces.http.version import service_version
 from interfaces.lifecycle import init_container, shutdown_container
@@ -58,6 +60,9 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     settings = container.settings()
     engine_ready: list[bool] = []
     http_metrics = HttpMetrics(lambda: container.engine() if engine_ready else None)
+    http_metrics.registry.register(
+        ReplicaCollector(lambda: container.replicas() if engine_ready else None)
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -122,5 +127,6 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     if settings.cors_origins:
         app.add_middleware(ProblemCorsMiddleware, allow_origins=settings.cors_origins)
     app.add_middleware(EdgeMiddleware, metrics=http_metrics)
+    app.add_middleware(ConsistencyMiddleware)
     install_tracing(app)  # only when OTEL_* variables ask for it
     return app

@@ -20,6 +20,7 @@ ALLOW_HEADERS: Final = [
     "If-None-Match",
     "Idempotency-Key",
     "X-Request-ID",
+    "Stockroom-Session",
 ]
 EXPOSE_HEADERS: Final = [
     "ETag",
@@ -29,6 +30,7 @@ EXPOSE_HEADERS: Final = [
     "Retry-After",
     "Idempotent-Replayed",
     "Allow",
+    "Stockroom-Session",
 ]
 
 

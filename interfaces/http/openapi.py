@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from interfaces.http.auth import PROTECTED_PREFIX, SCHEME, SCHEME_NAME
+from interfaces.http.consistency import document_session_header
 from interfaces.http.problems import PROBLEM_MEDIA_TYPE
 from interfaces.http.schemas import Problem
 
@@ -127,6 +128,8 @@ def install_openapi(
                         if int(status) == 422:
                             response["description"] = _DESCRIPTIONS[422]
                 _render(operation, settings)
+                if path.startswith(PROTECTED_PREFIX):
+                    document_session_header(method, operation)
         schema.setdefault("components", {})["securitySchemes"] = {SCHEME_NAME: SCHEME}
         components = schema["components"].setdefault("schemas", {})
         components.pop("HTTPValidationError", None)

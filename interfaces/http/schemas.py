@@ -219,5 +219,19 @@ class Health(BaseModel):
     status: str
 
 
+class ReplicaHealth(BaseModel):
+    name: str = Field(description="The standby's host:port.", examples=["replica-1:5432"])
+    in_rotation: bool = Field(description="Whether reads may run on it now.")
+    lag_seconds: float | None = Field(description="How far behind the primary it was last seen.")
+    problem: str = Field(description="Why it is out of rotation (empty when it is in).")
+
+
+class Readiness(Health):
+    replicas: list[ReplicaHealth] = Field(
+        default_factory=list,
+        description="The configured read replicas (ready follows the primary).",
+    )
+
+
 class Liveness(Health):
     version: str = Field(description="The running service's version.", examples=["0.1.0"])

@@ -168,6 +168,7 @@ class InMemoryUnitOfWork:
         self.idempotency_records = {} if idempotency_records is None else idempotency_records
         self.held_keys = set() if held_keys is None else held_keys
         self._active = False
+        self.reads_only = False
 
     @property
     def items(self) -> InMemoryItemRepository:
@@ -178,6 +179,10 @@ class InMemoryUnitOfWork:
     def idempotency(self) -> InMemoryIdempotencyStore:
         self._check_active()
         return self._idempotency
+
+    def read_only(self) -> Self:
+        self.reads_only = True
+        return self
 
     async def __aenter__(self) -> Self:
         self._active = True
@@ -191,10 +196,13 @@ class InMemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._active = False
+        self.reads_only = False
         self._idempotency.end(commit=False)
 
     async def commit(self) -> None:
         self._check_active()
+        if self.reads_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         self._items.publish()
         self._idempotency.end(commit=True)
         self._begin()

@@ -11,7 +11,7 @@ from interfaces.http.openapi import problems
 from interfaces.http.problems import problem_response
 from interfaces.http.request_context import request_id_of
 from interfaces.http.responses import json_response
-from interfaces.http.schemas import Health, Liveness
+from interfaces.http.schemas import Liveness, Readiness
 from interfaces.http.version import service_version
 
 routes = Routes(prefix="/health", tags=["health"])
@@ -26,7 +26,7 @@ async def live() -> Response:
     "/ready",
     operation_id="ready",
     summary="The database answers and its schema is at head",
-    response_model=Health,
+    response_model=Readiness,
     responses=problems(),
 )
 async def ready(request: Request, probe: ReadinessDep) -> Response:
@@ -39,4 +39,13 @@ async def ready(request: Request, probe: ReadinessDep) -> Response:
         return problem_response(
             503, readiness.reason, request_id=request_id_of(request), slug="not-ready"
         )
-    return json_response({"status": "ready"})
+    replicas = [
+        {
+            "name": replica.name,
+            "in_rotation": replica.usable,
+            "lag_seconds": replica.lag_seconds,
+            "problem": replica.problem,
+        }
+        for replica in readiness.replicas
+    ]
+    return json_response({"status": "ready", "replicas": replicas})

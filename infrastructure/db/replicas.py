@@ -1,0 +1,285 @@
+"""Read replicas: which database a read-only unit of work runs on, and read-your-writes.
+
+A read may run on a streaming standby only when that standby is known to have replayed every
+write the reader must see: the process's own acknowledged writes (their LSNs are tracked) and,
+within a request, the consistency token the caller sent back (`Session.floor`). Otherwise it
+runs on the primary: never a wait, so a lagging standby costs nothing but primary load.
+
+What a standby has replayed is known from a monitor per standby that polls it on its own
+connection every POLL_INTERVAL (not a query per request). The same tick samples the primary's
+WAL position, so lag in seconds is measured against the primary rather than against the time
+of the last replayed transaction, which grows on an idle primary that writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import asyncpg
+from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from infrastructure.db.engine import build_engine
+from infrastructure.settings import Settings
+
+_log = logging.getLogger(__name__)
+
+#: How often each standby (and the primary's WAL position) is polled.
+POLL_INTERVAL: Final = 0.5
+#: A poll that takes longer marks the standby silent.
+POLL_TIMEOUT: Final = 0.5
+#: A standby whose last good poll is older than this is out of rotation (the monitor stalled).
+FRESHNESS: Final = 1.5
+
+#: Inside a transaction's unit, after COMMIT: the insert position is past the commit record
+#: even with synchronous_commit off (the write position may not be yet).
+CURRENT_LSN_SQL: Final = "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint"
+_REPLAY_SQL: Final = "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0')::bigint"
+
+Target = Literal["primary", "replica"]
+
+
+def format_lsn(lsn: int) -> str:
+    """PostgreSQL's own spelling of an LSN, e.g. `0/16B3748`."""
+    return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+
+
+def parse_lsn(text: str) -> int | None:
+    """The LSN `format_lsn` spelled, or None when `text` is not one."""
+    high, slash, low = text.strip().partition("/")
+    if not (slash and 0 < len(high) <= 8 and 0 < len(low) <= 8):
+        return None
+    try:
+        return (int(high, 16) << 32) | int(low, 16)
+    except ValueError:
+        return None
+
+
+@dataclass(slots=True)
+class Session:
+    """One request's consistency: the LSN its reads must see, and the LSN of its writes.
+
+    `floor` None means the request named none; `unknown` that it sent a token that cannot be
+    read, so no standby can be shown to be fresh enough.
+    """
+
+    floor: int | None = None
+    unknown: bool = False
+    written: int | None = None
+
+
+#: Set per HTTP request by the consistency middleware; units of work read and update it.
+current_session: ContextVar[Session | None] = ContextVar("stockroom_session", default=None)
+
+
+def _dsn(url: str) -> str:
+    """The asyncpg DSN of a SQLAlchemy URL (the monitor talks to asyncpg directly)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@dataclass(slots=True)
+class Replica:
+    name: str  # host:port, never the password
+    url: str
+    engine: AsyncEngine
+    replayed: int = -1  # the last LSN it was seen to have replayed
+    checked_at: float = -1.0  # monotonic time of the last good poll
+    in_recovery: bool = False
+    lag: float | None = None  # seconds behind the primary, None when unknown
+    problem: str = "not polled yet"
+
+    def usable(self, now: float, max_lag: float) -> bool:
+        return (
+            not self.problem
+            and self.in_recovery
+            and now - self.checked_at <= FRESHNESS
+            and self.lag is not None
+            and self.lag <= max_lag
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaStatus:
+    name: str
+    usable: bool
+    lag_seconds: float | None
+    problem: str
+
+
+@dataclass(slots=True)
+class ReplicaSet:
+    """The configured standbys, what the monitors know of them, and the process's writes."""
+
+    replicas: list[Replica]
+    max_lag: float
+    written: int = 0  # the highest LSN of a write this process acknowledged
+    reads: dict[str, int] = field(default_factory=lambda: {"primary": 0, "replica": 0})
+    _turn: itertools.count[int] = field(default_factory=itertools.count)
+    _primary_samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
+
+    @property
+    def tracking(self) -> bool:
+        """Whether writes' LSNs are worth reading: only a standby can serve a stale read."""
+        return bool(self.replicas)
+
+    def choose(self) -> Replica | None:
+        """A standby fresh enough for the current read, or None for the primary."""
+        if not self.replicas:
+            return None
+        session = current_session.get()
+        floor = self.written
+        if session is not None:
+            if session.unknown:
+                return None
+            floor = max(floor, session.floor or 0, session.written or 0)
+        now = time.monotonic()
+        candidates = [
+            replica
+            for replica in self.replicas
+            if replica.replayed >= floor and replica.usable(now, self.max_lag)
+        ]
+        if not candidates:
+            return None
+        return candidates[next(self._turn) % len(candidates)]
+
+    def count_read(self, target: Target) -> None:
+        self.reads[target] += 1
+
+    def acknowledge(self, lsn: int) -> None:
+        """A write that reached `lsn` is about to be acknowledged."""
+        self.written = max(self.written, lsn)
+        session = current_session.get()
+        if session is not None:
+            session.written = max(session.written or 0, lsn)
+
+    def take_out(self, replica: Replica, problem: str) -> None:
+        """Out of rotation until its monitor sees it healthy again."""
+        if not replica.problem:
+            _log.warning("replica %s out of rotation: %s", replica.name, problem)
+        replica.problem = problem
+
+    def status(self) -> list[ReplicaStatus]:
+        now = time.monotonic()
+        return [
+            ReplicaStatus(
+                replica.name,
+                replica.usable(now, self.max_lag),
+                replica.lag,
+                replica.problem
+                or ("" if replica.lag is None or replica.lag <= self.max_lag else "lagging"),
+            )
+            for replica in self.replicas
+        ]
+
+    def _lag(self, replayed: int, now: float) -> float | None:
+        """Seconds since the primary first had WAL the standby has not replayed (0 if none);
+        None before the primary was ever sampled."""
+        if not self._primary_samples:
+            return None
+        for sampled_at, lsn in self._primary_samples:
+            if lsn > replayed:
+                return max(0.0, now - sampled_at)
+        return 0.0
+
+    async def monitor(self, primary_url: str) -> None:
+        """Poll the primary's WAL position and every standby's replay position, forever."""
+        primary = _Poller(_dsn(primary_url))
+        pollers = [(replica, _Poller(_dsn(replica.url))) for replica in self.replicas]
+        try:
+            while True:
+                started = time.monotonic()
+                row = await primary.fetchrow(CURRENT_LSN_SQL)
+                if row is not None:
+                    self._primary_samples.append((time.monotonic(), row[0]))
+                await asyncio.gather(*(self._poll(replica, poller) for replica, poller in pollers))
+                await asyncio.sleep(max(0.0, POLL_INTERVAL - (time.monotonic() - started)))
+        finally:
+            for poller in (primary, *(poller for _, poller in pollers)):
+                poller.close()
+
+    async def _poll(self, replica: Replica, poller: _Poller) -> None:
+        row = await poller.fetchrow(_REPLAY_SQL)
+        now = time.monotonic()
+        if row is None:
+            self.take_out(replica, poller.problem)
+            return
+        in_recovery, replayed = row
+        replica.in_recovery = bool(in_recovery)
+        if not replica.in_recovery or replayed is None:
+            # Promoted, or not a standby at all: its data may diverge from the primary's.
+            self.take_out(replica, "not a standby in recovery")
+            return
+        replica.replayed = max(replica.replayed, replayed)
+        replica.lag = self._lag(replica.replayed, now)
+        replica.checked_at = now
+        if replica.problem:
+            _log.info("replica %s back in rotation", replica.name)
+        replica.problem = ""
+
+    async def dispose(self) -> None:
+        for replica in self.replicas:
+            await replica.engine.dispose()
+
+
+class _Poller:
+    """One connection that answers within POLL_TIMEOUT or is dropped and opened again."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._connection: Any = None
+        self.problem = ""
+
+    async def fetchrow(self, sql: str) -> Sequence[Any] | None:
+        try:
+            async with asyncio.timeout(POLL_TIMEOUT):
+                if self._connection is None or self._connection.is_closed():
+                    self._connection = await asyncpg.connect(
+                        self._dsn,
+                        # Through PgBouncer's transaction pooling too: no prepared statements.
+                        statement_cache_size=0,
+                        server_settings={"application_name": "stockroom-monitor"},
+                    )
+                row: Sequence[Any] = await self._connection.fetchrow(sql)
+                return row
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            self.problem = "silent" if isinstance(error, TimeoutError) else "unreachable"
+            self.close()
+            return None
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.terminate()
+
+
+def build_replicas(settings: Settings) -> ReplicaSet:
+    replicas = []
+    for secret in settings.replica_urls:
+        url = secret.get_secret_value()
+        parsed = make_url(url)
+        replicas.append(
+            Replica(f"{parsed.host}:{parsed.port or 5432}", url, build_engine(url, settings))
+        )
+    return ReplicaSet(replicas, settings.replica_max_lag)
+
+
+async def replicas_lifecycle(replicas: ReplicaSet, primary_url: str) -> AsyncIterator[ReplicaSet]:
+    """Monitor the standbys while the container lives; close their pools at shutdown."""
+    monitor = asyncio.create_task(replicas.monitor(primary_url)) if replicas.replicas else None
+    try:
+        yield replicas
+    finally:
+        if monitor is not None:
+            monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor
+        await replicas.dispose()

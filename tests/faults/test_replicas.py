@@ -1,0 +1,300 @@
+"""Read replicas with real streaming replication: a primary, a `pg_basebackup -R` standby that
+applies each commit 200 ms late (so a read the routing sends there too early really is stale),
+and real `stockroom serve` processes reading from it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Final
+
+import httpx
+import pytest
+
+from infrastructure.db import migrator
+from tests.faults.cluster import SETTINGS
+from tests.faults.helpers import Serve, new_item, service_env, start_all
+from tests.servers import Server
+from tests.support.cluster import Cluster, find_binary, owned_tmpdir, run_as_owner
+
+pytestmark = pytest.mark.db
+
+MAX_LAG: Final = "1.0"
+#: The standby applies every commit this late: without read-your-writes a read right after a
+#: write, if sent to the standby, misses it.
+APPLY_DELAY: Final = "200ms"
+SESSION: Final = "Stockroom-Session"
+
+
+@dataclass(frozen=True)
+class Replication:
+    primary: Cluster
+    standby: Cluster
+    database: str
+
+    def env(self) -> dict[str, str | None]:
+        return service_env(
+            self.primary.url(self.database),
+            replica_urls=self.standby.url(self.database),
+            replica_max_lag=MAX_LAG,
+        )
+
+    def standby_transactions(self) -> int:
+        return _transactions(self.standby, self.database)
+
+    def primary_transactions(self) -> int:
+        return _transactions(self.primary, self.database)
+
+
+def _transactions(cluster: Cluster, database: str) -> int:
+    with cluster.connect() as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
+            (database,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.fixture(scope="module")
+def replication() -> Iterator[Replication]:
+    primary = Cluster(owned_tmpdir("stockroom-primary-"), settings=SETTINGS)
+    standby = Cluster(owned_tmpdir("stockroom-standby-"), settings=SETTINGS)
+    try:
+        primary.init()
+        primary.start()
+        database = primary.create_database("replicas")
+        migrator.upgrade(primary.url(database))
+        subprocess.run(
+            [
+                find_binary("pg_basebackup"),
+                "--pgdata",
+                str(standby.pgdata),
+                "--dbname",
+                primary.dsn(),
+                "--write-recovery-conf",  # standby.signal and primary_conninfo
+                "--wal-method=stream",
+                "--create-slot",
+                "--slot=stockroom_standby",
+                "--checkpoint=fast",  # not a spread checkpoint: minutes on an idle server
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+            **run_as_owner(),
+        )
+        settings = {
+            "port": str(standby.port),
+            "unix_socket_directories": f"'{standby.root}'",
+            "hot_standby": "on",
+            "recovery_min_apply_delay": f"'{APPLY_DELAY}'",
+        }
+        with (standby.pgdata / "postgresql.conf").open("a") as conf:
+            conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+        standby.start()
+        yield Replication(primary, standby, database)
+    finally:
+        standby.destroy()
+        primary.destroy()
+
+
+@pytest.fixture
+def replicated(replication: Replication) -> Iterator[Replication]:
+    """The standby running and replaying, whatever the test before did to it."""
+    replication.standby.ensure_running()
+    with replication.standby.connect() as conn:
+        conn.execute("SELECT pg_wal_replay_resume()")
+    yield replication
+    replication.standby.ensure_running()
+    with replication.standby.connect() as conn:
+        conn.execute("SELECT pg_wal_replay_resume()")
+
+
+def metric(server: Server, name: str, labels: str) -> float:
+    text = httpx.get(f"{server.base_url}/metrics", timeout=5).text
+    found = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
+    assert found is not None, f"{name}{{{labels}}} not in /metrics"
+    return float(found[1])
+
+
+def replica_reads(server: Server) -> float:
+    return metric(server, "stockroom_db_reads_total", 'target="replica"')
+
+
+def eventually(condition: Callable[[], bool], within: float, what: str) -> None:
+    """Poll until `condition` holds: a bounded wait for the monitor, not a speed assertion."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not within {within}s: {what}")
+
+
+def in_rotation(server: Server, path: str) -> Callable[[], bool]:
+    """True once a read of `path` was served by the standby (which may not have it yet)."""
+
+    def check() -> bool:
+        before = replica_reads(server)
+        assert httpx.get(f"{server.base_url}{path}", timeout=5).status_code in (200, 404)
+        return replica_reads(server) > before
+
+    return check
+
+
+def test_reads_are_served_by_the_standby(replicated: Replication, serve: Serve) -> None:
+    server = serve(replicated.env())
+    with httpx.Client(base_url=server.base_url, timeout=5) as client:
+        created = client.post("/v1/items", json=new_item("replica-1"))
+        assert created.status_code == 201
+        assert SESSION in created.headers
+        path = f"/v1/items/{created.json()['id']}"
+        eventually(in_rotation(server, path), 10, "the standby serves reads")
+
+        standby_before = replicated.standby_transactions()
+        primary_before = replicated.primary_transactions()
+        served_before = replica_reads(server)
+        for _ in range(200):
+            response = client.get(path)
+            assert response.status_code == 200
+            assert response.json() == created.json()
+        assert replica_reads(server) - served_before >= 190  # a poll may see lag for a moment
+
+        # The databases' own counts (each backend flushes its own): the standby ran the reads.
+        eventually(
+            lambda: replicated.standby_transactions() - standby_before >= 150,
+            12,  # an idle backend may hold its counts up to 10 s
+            "the standby's pg_stat_database counts the reads",
+        )
+        assert replicated.primary_transactions() - primary_before < 100
+        assert metric(server, "stockroom_db_replica_lag_seconds", _replica_label(replicated)) >= 0
+
+
+def _replica_label(replication: Replication) -> str:
+    return f'replica="127.0.0.1:{replication.standby.port}"'
+
+
+def test_a_process_reads_its_own_writes(replicated: Replication, serve: Serve) -> None:
+    server = serve(replicated.env())
+    with httpx.Client(base_url=server.base_url, timeout=5) as client:
+        item = client.post("/v1/items", json=new_item("own-0")).json()
+        for number in range(1, 101):
+            created = client.post("/v1/items", json=new_item(f"own-{number}"))
+            assert created.status_code == 201
+            fetched = client.get(f"/v1/items/{created.json()['id']}")
+            assert fetched.status_code == 200, number
+            assert fetched.json() == created.json()
+        for number in range(100):
+            changed = client.patch(f"/v1/items/{item['id']}", json={"name": f"Name {number}"})
+            assert changed.status_code == 200
+            fetched = client.get(f"/v1/items/{item['id']}")
+            assert fetched.json()["version"] == changed.json()["version"], number
+
+
+def test_the_session_token_carries_a_write_to_another_process(
+    replicated: Replication, serve: Serve
+) -> None:
+    writer, reader = start_all(serve, replicated.env(), replicated.env())
+    item = httpx.post(f"{writer.base_url}/v1/items", json=new_item("token-0"), timeout=5).json()
+    path = f"/v1/items/{item['id']}"
+    eventually(in_rotation(reader, path), 10, "the reader's standby is in rotation")
+    with (
+        httpx.Client(base_url=writer.base_url, timeout=5) as write,
+        httpx.Client(base_url=reader.base_url, timeout=5) as read,
+    ):
+        for number in range(1, 101):
+            created = write.post("/v1/items", json=new_item(f"token-{number}"))
+            token = created.headers[SESSION]
+            fetched = read.get(f"/v1/items/{created.json()['id']}", headers={SESSION: token})
+            assert fetched.status_code == 200, number
+        for number in range(100):
+            changed = write.patch(path, json={"name": f"Name {number}"})
+            fetched = read.get(path, headers={SESSION: changed.headers[SESSION]})
+            assert fetched.json()["version"] == changed.json()["version"], number
+        # A token that cannot be read cannot be shown to be satisfied: the primary answers.
+        assert (
+            read.get(path, headers={SESSION: "not-an-lsn"}).json()["version"]
+            == (changed.json()["version"])
+        )
+
+
+def test_a_paused_standby_leaves_the_rotation(replicated: Replication, serve: Serve) -> None:
+    writer, reader = start_all(serve, replicated.env(), replicated.env())
+    item = httpx.post(f"{writer.base_url}/v1/items", json=new_item("paused-0"), timeout=5).json()
+    eventually(in_rotation(reader, f"/v1/items/{item['id']}"), 10, "the standby in rotation")
+    with replicated.standby.connect() as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+    created = httpx.post(f"{writer.base_url}/v1/items", json=new_item("paused-1"), timeout=5)
+    path = f"/v1/items/{created.json()['id']}"
+    # Without a token the reader may lag, but by no more than the bound (plus a poll).
+    eventually(
+        lambda: httpx.get(f"{reader.base_url}{path}", timeout=5).status_code == 200,
+        float(MAX_LAG) + 2,
+        "the reader sees the write once the paused standby is too far behind",
+    )
+    assert metric(reader, "stockroom_db_replica_in_rotation", _replica_label(replicated)) == 0
+    served = replica_reads(reader)
+    for _ in range(50):
+        assert httpx.get(f"{reader.base_url}{path}", timeout=5).status_code == 200
+    assert replica_reads(reader) == served  # all from the primary while replay is paused
+    with replicated.standby.connect() as conn:
+        conn.execute("SELECT pg_wal_replay_resume()")
+    eventually(in_rotation(reader, path), 10, "the standby back in rotation after resuming")
+
+
+def test_a_stopped_standby_costs_no_read(replicated: Replication, serve: Serve) -> None:
+    server = serve(replicated.env())
+    with httpx.Client(base_url=server.base_url, timeout=5) as client:
+        item = client.post("/v1/items", json=new_item("stopped-0")).json()
+        path = f"/v1/items/{item['id']}"
+        eventually(in_rotation(server, path), 10, "the standby in rotation")
+        replicated.standby.stop("fast")
+        for _ in range(100):
+            assert client.get(path).status_code == 200
+            assert client.get("/v1/items").status_code == 200
+        # Ready follows the primary; the stopped standby is reported, out of rotation.
+        eventually(
+            lambda: not client.get("/health/ready").json()["replicas"][0]["in_rotation"],
+            5,
+            "readiness to report the standby out of rotation",
+        )
+        ready = client.get("/health/ready")
+        assert ready.status_code == 200
+        assert ready.json()["replicas"][0]["problem"]
+        replicated.standby.start()
+        eventually(in_rotation(server, path), 10, "the standby back in rotation")
+        eventually(
+            lambda: client.get("/health/ready").json()["replicas"][0]["in_rotation"],
+            5,
+            "readiness to report the standby back in rotation",
+        )
+
+
+def test_idempotent_replays_and_conditional_writes_are_unaffected(
+    replicated: Replication, serve: Serve
+) -> None:
+    writer, reader = start_all(serve, replicated.env(), replicated.env())
+    key = {"Idempotency-Key": "replicas-create-1"}
+    with (
+        httpx.Client(base_url=writer.base_url, timeout=5) as write,
+        httpx.Client(base_url=reader.base_url, timeout=5) as read,
+    ):
+        first = write.post("/v1/items", json=new_item("idem-1"), headers=key)
+        replay = read.post("/v1/items", json=new_item("idem-1"), headers=key)
+        assert first.status_code == replay.status_code == 201
+        assert replay.json() == first.json()
+        path = f"/v1/items/{first.json()['id']}"
+        fetched = read.get(path, headers={SESSION: replay.headers[SESSION]})
+        assert fetched.json() == first.json()
+
+        stale = first.headers["etag"]
+        changed = write.patch(path, json={"name": "Changed"}, headers={"If-Match": stale})
+        assert changed.status_code == 200
+        refused = read.patch(path, json={"name": "Again"}, headers={"If-Match": stale})
+        assert refused.status_code == 412
+        fetched = read.get(path, headers={SESSION: changed.headers[SESSION]})
+        assert fetched.json() == changed.json()
