@@ -49,7 +49,8 @@ class Container(containers.DeclarativeContainer):
     database_url = providers.Singleton(prepare_database, settings)
     engine = providers.Singleton(build_engine, database_url, settings)
     engine_lifecycle = providers.Resource(_engine_lifecycle, engine)
-    idempotency_ttl = providers.Callable(_idempotency_ttl, settings)
+    # Built once: every unit of work, reads included, takes it.
+    idempotency_ttl = providers.Singleton(_idempotency_ttl, settings)
     transaction_setup = providers.Singleton(transaction_setup, settings)
     #: The streaming standbys read-only units may run on (none configured: all on the primary).
     replicas = providers.Singleton(build_replicas, settings)
