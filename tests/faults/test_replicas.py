@@ -5,7 +5,6 @@ and real `stockroom serve` processes reading from it."""
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,11 +13,11 @@ from typing import Final
 import httpx
 import pytest
 
-from infrastructure.db import migrator
 from tests.faults.cluster import SETTINGS
 from tests.faults.helpers import Serve, new_item, service_env, start_all
 from tests.servers import Server
-from tests.support.cluster import Cluster, find_binary, owned_tmpdir, run_as_owner
+from tests.support.cluster import Cluster
+from tests.support.replication import streaming_pair, transactions
 
 pytestmark = pytest.mark.db
 
@@ -43,63 +42,16 @@ class Replication:
         )
 
     def standby_transactions(self) -> int:
-        return _transactions(self.standby, self.database)
+        return transactions(self.standby, self.database)
 
     def primary_transactions(self) -> int:
-        return _transactions(self.primary, self.database)
-
-
-def _transactions(cluster: Cluster, database: str) -> int:
-    with cluster.connect() as conn:
-        row = conn.execute(
-            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
-            (database,),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+        return transactions(self.primary, self.database)
 
 
 @pytest.fixture(scope="module")
 def replication() -> Iterator[Replication]:
-    primary = Cluster(owned_tmpdir("stockroom-primary-"), settings=SETTINGS)
-    standby = Cluster(owned_tmpdir("stockroom-standby-"), settings=SETTINGS)
-    try:
-        primary.init()
-        primary.start()
-        database = primary.create_database("replicas")
-        migrator.upgrade(primary.url(database))
-        subprocess.run(
-            [
-                find_binary("pg_basebackup"),
-                "--pgdata",
-                str(standby.pgdata),
-                "--dbname",
-                primary.dsn(),
-                "--write-recovery-conf",  # standby.signal and primary_conninfo
-                "--wal-method=stream",
-                "--create-slot",
-                "--slot=stockroom_standby",
-                "--checkpoint=fast",  # not a spread checkpoint: minutes on an idle server
-                "--no-sync",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-            **run_as_owner(),
-        )
-        settings = {
-            "port": str(standby.port),
-            "unix_socket_directories": f"'{standby.root}'",
-            "hot_standby": "on",
-            "recovery_min_apply_delay": f"'{APPLY_DELAY}'",
-        }
-        with (standby.pgdata / "postgresql.conf").open("a") as conf:
-            conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
-        standby.start()
-        yield Replication(primary, standby, database)
-    finally:
-        standby.destroy()
-        primary.destroy()
+    with streaming_pair("replicas", settings=SETTINGS, apply_delay=APPLY_DELAY) as pair:
+        yield Replication(pair.primary, pair.standby, pair.database)
 
 
 @pytest.fixture
