@@ -262,4 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # the servers and clusters are already stopped and removed
+        log("interrupted")
+        raise SystemExit(130) from None
