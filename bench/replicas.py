@@ -194,8 +194,8 @@ def report(
         "",
         f"with the standby / primary only: {routed / base:.2f}",
         f"the standby's pg_stat_database since the servers started: {standby_transactions:,} "
-        f"transactions, of which {sent:,.0f} reads the server sent there (warm-up and "
-        "rotation checks included); the rest are the replica monitor's polls (every 0.5 s)",
+        f"transactions, of which {sent:,.0f} reads the server sent there (the warm-up "
+        "included); the rest are the replica monitor's polls (every 0.5 s)",
         "",
         CAVEAT,
     ]
@@ -226,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "STOCKROOM_SHUTDOWN_DRAIN": "0",
         }
         replica = f"127.0.0.1:{pair.standby.port}"
+        wait_disconnected(pair)  # the replay check's session has flushed its counts
         standby_before = transactions(pair.standby, pair.database)
         configurations = []
         for name, extra in (
