@@ -40,6 +40,16 @@ def _is_json(content_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
+def _unexpected_error(request_id: str) -> Response:
+    """Log the exception being handled and answer it without internals. Both middlewares need
+    it: admission for what the app raises (so the 500 passes through CORS), the edge for what
+    the layers between them raise."""
+    _log.exception("unhandled error while handling the request")
+    return problem_response(
+        500, "An unexpected error occurred; it has been logged.", request_id=request_id
+    )
+
+
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
         self.app = app
@@ -81,12 +91,9 @@ class EdgeMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception:
-            _log.exception("unhandled error while handling the request")
+            response = _unexpected_error(request_id)
             if started:
                 raise
-            response = problem_response(
-                500, "An unexpected error occurred; it has been logged.", request_id=request_id
-            )
             await response(scope, receive, send_with_headers)
         finally:
             scope["method"] = method
@@ -135,12 +142,9 @@ class AdmissionMiddleware:
             response = problem_response(413, exc.detail, request_id=request_id, slug="too-large")
             await response(scope, receive, tracking_send)
         except Exception:
-            _log.exception("unhandled error while handling the request")
+            response = _unexpected_error(request_id)
             if started:
                 raise
-            response = problem_response(
-                500, "An unexpected error occurred; it has been logged.", request_id=request_id
-            )
             await response(scope, receive, tracking_send)
 
     def _admit(self, scope: Scope, request_id: str) -> Response | None:
