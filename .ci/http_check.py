@@ -25,7 +25,11 @@ def _request(method: str, url: str, body: object | None = None) -> tuple[int, di
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  (checked)
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+        body = exc.read()
+        try:
+            return exc.code, json.loads(body or b"{}")
+        except ValueError:  # not from Stockroom (e.g. the balancer's own error page)
+            return exc.code, {"body": body.decode(errors="replace")[:500]}
 
 
 def wait_ready(base: str, timeout: float) -> None:

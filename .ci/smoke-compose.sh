@@ -26,7 +26,20 @@ migrate_exit="$(docker inspect -f '{{.State.ExitCode}}' "$(docker-compose ps -q 
 [ "$migrate_exit" -eq 0 ] || die "migrate exited $migrate_exit"
 replicas="$(docker-compose ps -q api | wc -l)"
 [ "$replicas" -eq 2 ] || die "expected 2 api replicas, found $replicas"
-log "migrate exited 0; $replicas api replicas behind the balancer"
+# The balancer answers once one replica is up; the smoke test wants both serving.
+replica_ready() {
+    docker exec "$1" python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=2)" >/dev/null 2>&1
+}
+for id in $(docker-compose ps -q api); do
+    waited=0
+    until replica_ready "$id"; do
+        waited=$((waited + 1))
+        [ "$waited" -lt 90 ] || die "replica $id was not ready within 90 s"
+        sleep 1
+    done
+done
+sleep 3 # two of the balancer's 1 s health checks (rise 2), so it sends to both
+log "migrate exited 0; $replicas api replicas ready behind the balancer"
 python3 .ci/http_check.py write-read "$BASE" 20
 for id in $(docker-compose ps -q api); do
     served="$(docker logs "$id" 2>&1 | grep -c '"route":"/v1/items' || true)"
