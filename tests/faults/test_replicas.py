@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Final
 
 import httpx
@@ -17,7 +16,7 @@ from tests.faults.cluster import SETTINGS
 from tests.faults.helpers import Serve, new_item, service_env, start_all
 from tests.servers import Server
 from tests.support.cluster import Cluster
-from tests.support.replication import streaming_pair, transactions
+from tests.support.replication import ClusterPair, streaming_pair, transactions
 
 pytestmark = pytest.mark.db
 
@@ -28,42 +27,33 @@ APPLY_DELAY: Final = "200ms"
 SESSION: Final = "Stockroom-Session"
 
 
-@dataclass(frozen=True)
-class Replication:
-    primary: Cluster
-    standby: Cluster
-    database: str
-
-    def env(self) -> dict[str, str | None]:
-        return service_env(
-            self.primary.url(self.database),
-            replica_urls=self.standby.url(self.database),
-            replica_max_lag=MAX_LAG,
-        )
-
-    def standby_transactions(self) -> int:
-        return transactions(self.standby, self.database)
-
-    def primary_transactions(self) -> int:
-        return transactions(self.primary, self.database)
+def replica_env(pair: ClusterPair) -> dict[str, str | None]:
+    """A `stockroom serve` on the primary with the standby as its replica."""
+    return service_env(
+        pair.primary.url(pair.database),
+        replica_urls=pair.standby.url(pair.database),
+        replica_max_lag=MAX_LAG,
+    )
 
 
 @pytest.fixture(scope="module")
-def replication() -> Iterator[Replication]:
+def replication() -> Iterator[ClusterPair]:
     with streaming_pair("replicas", settings=SETTINGS, apply_delay=APPLY_DELAY) as pair:
-        yield Replication(pair.primary, pair.standby, pair.database)
+        yield pair
+
+
+def _replaying(standby: Cluster) -> None:
+    standby.ensure_running()
+    with standby.connect() as conn:
+        conn.execute("SELECT pg_wal_replay_resume()")
 
 
 @pytest.fixture
-def replicated(replication: Replication) -> Iterator[Replication]:
+def replicated(replication: ClusterPair) -> Iterator[ClusterPair]:
     """The standby running and replaying, whatever the test before did to it."""
-    replication.standby.ensure_running()
-    with replication.standby.connect() as conn:
-        conn.execute("SELECT pg_wal_replay_resume()")
+    _replaying(replication.standby)
     yield replication
-    replication.standby.ensure_running()
-    with replication.standby.connect() as conn:
-        conn.execute("SELECT pg_wal_replay_resume()")
+    _replaying(replication.standby)
 
 
 def metric(server: Server, name: str, labels: str) -> float:
@@ -98,8 +88,8 @@ def in_rotation(server: Server, path: str) -> Callable[[], bool]:
     return check
 
 
-def test_reads_are_served_by_the_standby(replicated: Replication, serve: Serve) -> None:
-    server = serve(replicated.env())
+def test_reads_are_served_by_the_standby(replicated: ClusterPair, serve: Serve) -> None:
+    server = serve(replica_env(replicated))
     with httpx.Client(base_url=server.base_url, timeout=5) as client:
         created = client.post("/v1/items", json=new_item("replica-1"))
         assert created.status_code == 201
@@ -107,8 +97,8 @@ def test_reads_are_served_by_the_standby(replicated: Replication, serve: Serve) 
         path = f"/v1/items/{created.json()['id']}"
         eventually(in_rotation(server, path), 10, "the standby serves reads")
 
-        standby_before = replicated.standby_transactions()
-        primary_before = replicated.primary_transactions()
+        standby_before = transactions(replicated.standby, replicated.database)
+        primary_before = transactions(replicated.primary, replicated.database)
         served_before = replica_reads(server)
         for _ in range(200):
             response = client.get(path)
@@ -118,20 +108,20 @@ def test_reads_are_served_by_the_standby(replicated: Replication, serve: Serve) 
 
         # The databases' own counts (each backend flushes its own): the standby ran the reads.
         eventually(
-            lambda: replicated.standby_transactions() - standby_before >= 150,
+            lambda: transactions(replicated.standby, replicated.database) - standby_before >= 150,
             12,  # an idle backend may hold its counts up to 10 s
             "the standby's pg_stat_database counts the reads",
         )
-        assert replicated.primary_transactions() - primary_before < 100
+        assert transactions(replicated.primary, replicated.database) - primary_before < 100
         assert metric(server, "stockroom_db_replica_lag_seconds", _replica_label(replicated)) >= 0
 
 
-def _replica_label(replication: Replication) -> str:
+def _replica_label(replication: ClusterPair) -> str:
     return f'replica="127.0.0.1:{replication.standby.port}"'
 
 
-def test_a_process_reads_its_own_writes(replicated: Replication, serve: Serve) -> None:
-    server = serve(replicated.env())
+def test_a_process_reads_its_own_writes(replicated: ClusterPair, serve: Serve) -> None:
+    server = serve(replica_env(replicated))
     with httpx.Client(base_url=server.base_url, timeout=5) as client:
         item = client.post("/v1/items", json=new_item("own-0")).json()
         for number in range(1, 101):
@@ -148,9 +138,9 @@ def test_a_process_reads_its_own_writes(replicated: Replication, serve: Serve) -
 
 
 def test_the_session_token_carries_a_write_to_another_process(
-    replicated: Replication, serve: Serve
+    replicated: ClusterPair, serve: Serve
 ) -> None:
-    writer, reader = start_all(serve, replicated.env(), replicated.env())
+    writer, reader = start_all(serve, replica_env(replicated), replica_env(replicated))
     item = httpx.post(f"{writer.base_url}/v1/items", json=new_item("token-0"), timeout=5).json()
     path = f"/v1/items/{item['id']}"
     eventually(in_rotation(reader, path), 10, "the reader's standby is in rotation")
@@ -174,8 +164,8 @@ def test_the_session_token_carries_a_write_to_another_process(
         )
 
 
-def test_a_paused_standby_leaves_the_rotation(replicated: Replication, serve: Serve) -> None:
-    writer, reader = start_all(serve, replicated.env(), replicated.env())
+def test_a_paused_standby_leaves_the_rotation(replicated: ClusterPair, serve: Serve) -> None:
+    writer, reader = start_all(serve, replica_env(replicated), replica_env(replicated))
     item = httpx.post(f"{writer.base_url}/v1/items", json=new_item("paused-0"), timeout=5).json()
     eventually(in_rotation(reader, f"/v1/items/{item['id']}"), 10, "the standby in rotation")
     with replicated.standby.connect() as conn:
@@ -198,8 +188,8 @@ def test_a_paused_standby_leaves_the_rotation(replicated: Replication, serve: Se
     eventually(in_rotation(reader, path), 10, "the standby back in rotation after resuming")
 
 
-def test_a_stopped_standby_costs_no_read(replicated: Replication, serve: Serve) -> None:
-    server = serve(replicated.env())
+def test_a_stopped_standby_costs_no_read(replicated: ClusterPair, serve: Serve) -> None:
+    server = serve(replica_env(replicated))
     with httpx.Client(base_url=server.base_url, timeout=5) as client:
         item = client.post("/v1/items", json=new_item("stopped-0")).json()
         path = f"/v1/items/{item['id']}"
@@ -227,9 +217,9 @@ def test_a_stopped_standby_costs_no_read(replicated: Replication, serve: Serve) 
 
 
 def test_idempotent_replays_and_conditional_writes_are_unaffected(
-    replicated: Replication, serve: Serve
+    replicated: ClusterPair, serve: Serve
 ) -> None:
-    writer, reader = start_all(serve, replicated.env(), replicated.env())
+    writer, reader = start_all(serve, replica_env(replicated), replica_env(replicated))
     key = {"Idempotency-Key": "replicas-create-1"}
     with (
         httpx.Client(base_url=writer.base_url, timeout=5) as write,
