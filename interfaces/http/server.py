@@ -29,11 +29,15 @@ import logging
 import os
 import signal
 import time
-from typing import TYPE_CHECKING
+import types
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import Process
 
 from infrastructure.db.embedded import start_embedded
 from infrastructure.settings import Settings
@@ -41,6 +45,7 @@ from interfaces.http import draining
 from interfaces.logs import configure_logging
 
 if TYPE_CHECKING:
+    from socket import socket
     from types import FrameType
 
     from fastapi import FastAPI
@@ -77,24 +82,38 @@ def serve_app() -> FastAPI:
 _log = logging.getLogger("stockroom.serve")
 
 
+class ServeConfig(uvicorn.Config):
+    """uvicorn's configuration plus the drain: with `--workers` it is what each worker is given
+    (pickled into the spawned process), so the drain travels with it."""
+
+    def __init__(self, app: str, *, shutdown_drain: float, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.shutdown_drain = shutdown_drain
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn's server with a drain before its graceful shutdown, for a load balancer to follow.
 
     SIGTERM first makes /health/ready answer 503 (see draining.py) while everything is served as
-    before; `drain` seconds later uvicorn's own shutdown runs: it stops accepting, waits up to
-    the grace period for the requests in flight, shuts the app down (its pools) and returns.
-    A second SIGTERM or a SIGINT during the drain ends it at once. SIGINT alone (Ctrl+C at a
-    terminal) is not drained: no balancer is watching an interactive server.
+    before; `shutdown_drain` seconds later uvicorn's own shutdown runs: it stops accepting, waits
+    up to the grace period for the requests in flight, shuts the app down (its pools) and
+    returns. A second SIGTERM or a SIGINT during the drain ends it at once. SIGINT alone (Ctrl+C
+    at a terminal) is not drained: no balancer is watching an interactive server.
     """
 
-    def __init__(self, config: uvicorn.Config, *, drain: float) -> None:
+    def __init__(self, config: ServeConfig) -> None:
         super().__init__(config)
-        self.drain = drain
+        self.drain = config.shutdown_drain
         self.drain_ends: float | None = None
         self.drain_logged = False
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if sig == signal.SIGTERM and self.drain > 0 and self.drain_ends is None:
+        if (
+            sig == signal.SIGTERM
+            and self.drain > 0
+            and self.drain_ends is None
+            and not self.should_exit  # already stopping (a SIGINT came first): no drain
+        ):
             # Runs as a signal handler: only flags; the main loop's tick acts on them.
             draining.start()
             self.drain_ends = time.monotonic() + self.drain
@@ -109,6 +128,97 @@ class DrainingServer(uvicorn.Server):
         if self.drain_ends is not None and time.monotonic() >= self.drain_ends:
             self.should_exit = True
         return await super().on_tick(counter)
+
+
+class DrainingProcess(Process):
+    """A worker of uvicorn's supervisor that serves with the DrainingServer and, like one
+    process, exits 0 after its graceful shutdown.
+
+    While it drains, uvicorn's health pings (answered from a thread of the worker) keep being
+    answered: the worker is still serving, so a supervisor still watching it (a worker signalled
+    on its own) does not take it for hung.
+    """
+
+    @cached_property
+    def server(self) -> DrainingServer:
+        if not isinstance(self.config, ServeConfig):
+            raise TypeError(f"a draining worker needs a ServeConfig, not {self.config!r}")
+        return DrainingServer(self.config)
+
+    def target(self, sockets: list[socket] | None = None) -> None:  # in the worker
+        _exit_zero_after_graceful_shutdown()
+        super().target(sockets)
+
+
+def _spawning_draining_processes(
+    method: Callable[[Multiprocess], None],
+) -> Callable[[Multiprocess], None]:
+    """uvicorn's supervisor method `method`, run with its name `Process` meaning DrainingProcess.
+
+    uvicorn's supervisor names its worker class directly (`Process(self.config, self.sockets)`)
+    in the four methods that start workers, with no factory to override. Rather than copy those
+    methods, their own code runs here against a copy of their module's namespace in which
+    `Process` is DrainingProcess; uvicorn's module itself is left untouched. If uvicorn changes
+    how these methods start workers, this fails at import instead of starting undrained workers.
+    """
+    if not isinstance(method, types.FunctionType) or "Process" not in method.__code__.co_names:
+        raise TypeError(f"uvicorn's {method!r} no longer starts its workers by `Process`")
+    namespace = {**method.__globals__, "Process": DrainingProcess}
+    rebound = types.FunctionType(method.__code__, namespace, method.__name__)
+    rebound.__qualname__ = method.__qualname__
+    return rebound
+
+
+_STOPS = (signal.SIGTERM, signal.SIGINT)
+
+
+class DrainingMultiprocess(Multiprocess):
+    """uvicorn's supervisor of `--workers`, whose workers drain as one process does.
+
+    Its SIGTERM reaches the workers as uvicorn passes it on (`terminate_all`), and each drains;
+    the supervisor joins them meanwhile, so it exits only once they have. A second SIGTERM or a
+    SIGINT then ends their drain at once, as does a stop that was not one SIGTERM (a SIGINT, or a
+    worker that failed to start).
+    """
+
+    init_processes = _spawning_draining_processes(Multiprocess.init_processes)
+    keep_subprocess_alive = _spawning_draining_processes(Multiprocess.keep_subprocess_alive)
+    restart_all = _spawning_draining_processes(Multiprocess.restart_all)
+    handle_ttin = _spawning_draining_processes(Multiprocess.handle_ttin)
+
+    def __init__(self, config: ServeConfig, sockets: list[socket]) -> None:
+        super().__init__(config, sockets)
+        self.stop_signals: list[int] = []
+
+    def handle_term(self) -> None:
+        self.stop_signals.append(signal.SIGTERM)
+        super().handle_term()
+
+    def handle_int(self) -> None:
+        self.stop_signals.append(signal.SIGINT)
+        super().handle_int()
+
+    def join_all(self) -> None:
+        # No worker is started from now on: the workers' copies of the listening socket are its
+        # last, so once they have stopped accepting, connections are refused (as for one
+        # process) instead of queueing where nobody accepts them.
+        for sock in self.sockets:
+            sock.close()
+        # uvicorn reads its signal queue no more: from now on a stop signal ends the drain
+        # directly. One that came before (still queued, or handled) is counted too.
+        for sig in _STOPS:
+            signal.signal(sig, self.end_drain)
+        stops = [*self.stop_signals, *(s for s in self.signal_queue if s in _STOPS)]
+        if stops != [signal.SIGTERM]:
+            self.end_drain()
+        super().join_all()
+
+    def end_drain(self, sig: int | None = None, frame: FrameType | None = None) -> None:
+        """A draining worker takes a second SIGTERM as the end of its drain (never a SIGINT:
+        one after Ctrl+C would skip waiting for the requests in flight)."""
+        for process in self.processes:
+            if process.pid is not None and process.exitcode is None:
+                os.kill(process.pid, signal.SIGTERM)
 
 
 def _exit_zero_after_graceful_shutdown() -> None:
@@ -133,8 +243,9 @@ def main(argv: list[str] | None = None) -> None:
         # so that its clean exit stops the server. Workers share the one server.
         os.environ["STOCKROOM_DATABASE_URL"] = start_embedded(settings.data_dir)
     _exit_zero_after_graceful_shutdown()
-    config = uvicorn.Config(
+    config = ServeConfig(
         "interfaces.http.server:serve_app",
+        shutdown_drain=settings.shutdown_drain,
         factory=True,
         host=args.host,
         port=args.port,
@@ -151,12 +262,17 @@ def main(argv: list[str] | None = None) -> None:
         log_level=settings.log_level.lower(),
     )
     if args.workers > 1:
-        # uvicorn's supervisor runs its own (undrained) server in each worker: on SIGTERM it
-        # passes the signal on and every worker stops accepting at once (see README.md).
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        supervisor = DrainingMultiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
+        # uvicorn's supervisor exits 0 whatever its workers did: this one succeeds only if
+        # each of its last workers did (a graceful shutdown, not a failed start or a kill).
+        failed = {p.pid: p.exitcode for p in supervisor.processes if p.exitcode != 0}
+        if failed:
+            _log.error("workers ended with a failure (pid: exit status): %s", failed)
+            sys.exit(1)
         return
     # What uvicorn.run does for one process, with the draining server.
-    server = DrainingServer(config, drain=settings.shutdown_drain)
+    server = DrainingServer(config)
     server.run()
     if not server.started:
         sys.exit(STARTUP_FAILURE)

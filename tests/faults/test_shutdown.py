@@ -39,6 +39,15 @@ def not_ready(server: Server) -> httpx.Response | None:
     return answer if answer.status_code == 503 else None
 
 
+def all_started(server: Server, processes: int) -> None:
+    """Ready means one worker is: one still starting would not drain but die by the signal."""
+    wait_until(
+        lambda: server.output().count("Application startup complete") == processes,
+        within=60,
+        what=f"{processes} serving processes to start",
+    )
+
+
 def refuses_connections(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -109,23 +118,89 @@ def test_sigterm_lets_in_flight_requests_finish_then_exits_zero(
     assert "Traceback" not in server.output()
 
 
-def test_a_second_sigterm_ends_the_drain(database: Database, serve: Serve) -> None:
-    server = serve(service_env(database.url, shutdown_drain="120"))
-    server.process.send_signal(signal.SIGTERM)
-    wait_until(lambda: readiness(server).status_code == 503, within=5, what="the drain to start")
-    assert httpx.get(f"{server.base_url}/health/live", timeout=5).status_code == 200
-    # Far inside the 120 s drain: only the second signal can have ended it.
-    assert server.terminate(timeout=30) == 0, server.output()
-    assert "draining for 120.0 s" in server.output()
+WORKERS: Final = ("--workers", "2")
+#: Long enough for a few probes on a busy machine, each on a new connection.
+WORKERS_DRAIN: Final = 8
+
+
+def test_with_workers_every_worker_drains_then_exits_zero(database: Database, serve: Serve) -> None:
+    """`--workers`: the supervisor's SIGTERM drains each worker as it drains one process."""
+    server = serve(
+        service_env(
+            database.url,
+            shutdown_grace=str(GRACE),
+            shutdown_drain=str(WORKERS_DRAIN),
+            statement_timeout="30",
+        ),
+        *WORKERS,
+    )
+    all_started(server, 2)
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        item = client.post("/v1/items", json=new_item("term-workers", quantity=5)).json()
+        path = f"/v1/items/{item['id']}"
+        with row_locked(database, item["id"]) as release, ThreadPoolExecutor(1) as pool:
+            in_flight = pool.submit(client.patch, path, json={"name": "Finished"})
+            wait_until(
+                lambda: len(database.waiting_on_locks()) == 1,
+                within=10,
+                what="the request to wait on the row lock",
+            )
+            signalled = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            wait_until(
+                lambda: server.output().count("draining for") == 2,
+                within=WORKERS_DRAIN,
+                what="both workers to drain",
+            )
+            # Each probe is a new connection, which either worker may take: neither is ready
+            # any more, and both still serve everything else.
+            for _ in range(5):
+                assert "draining" in assert_problem(readiness(server), 503)["detail"]
+                assert httpx.get(f"{server.base_url}/v1/items", timeout=5).status_code == 200
+            wait_until(
+                lambda: refuses_connections(server.port),
+                within=WORKERS_DRAIN + 5,
+                what="the listening socket to close",
+            )
+            wait_until(
+                lambda: "Waiting for connections to close" in server.output(),
+                within=5,
+                what="the worker with the request to wait for it",
+            )
+            assert server.process.poll() is None, "exited with a request in flight"
+            assert not in_flight.done()
+            release()
+            answer = in_flight.result(timeout=GRACE)
+
+    assert answer.status_code == 200, answer.text
+    # The supervisor exits 0 only if every worker did.
+    assert server.process.wait(timeout=GRACE) == 0, server.output()
+    assert time.monotonic() - signalled <= WORKERS_DRAIN + GRACE
+    wait_until(
+        lambda: database.service_sessions() == [],
+        within=5,
+        what="the workers' connections to be gone",
+    )
     assert "Traceback" not in server.output()
 
 
-def test_workers_are_not_drained(database: Database, serve: Serve) -> None:
-    """With `--workers`, uvicorn's supervisor passes SIGTERM on and every worker stops at once
-    (README.md: run one process per port behind a balancer instead)."""
-    server = serve(service_env(database.url, shutdown_drain="120"), "--workers", "2")
+@pytest.mark.parametrize(
+    ("args", "processes"), [((), 1), (WORKERS, 2)], ids=["one process", "workers"]
+)
+def test_a_second_sigterm_ends_the_drain(
+    database: Database, serve: Serve, args: tuple[str, ...], processes: int
+) -> None:
+    server = serve(service_env(database.url, shutdown_drain="120"), *args)
+    all_started(server, processes)
     server.process.send_signal(signal.SIGTERM)
+    # Every process has taken the first signal (two close together may count as one).
     wait_until(
-        lambda: refuses_connections(server.port), within=30, what="the listening socket to close"
+        lambda: server.output().count("draining for 120.0 s") == processes,
+        within=5,
+        what="the drain to start",
     )
-    assert server.process.wait(timeout=30) == 0, server.output()
+    assert readiness(server).status_code == 503
+    assert httpx.get(f"{server.base_url}/health/live", timeout=5).status_code == 200
+    # Far inside the 120 s drain: only the second signal can have ended it.
+    assert server.terminate(timeout=30) == 0, server.output()
+    assert "Traceback" not in server.output()
