@@ -170,15 +170,17 @@ def _spawning_draining_processes(
 
 
 _STOPS = (signal.SIGTERM, signal.SIGINT)
+#: How soon a worker is told again that its drain is over.
+_RESEND = 0.1
 
 
 class DrainingMultiprocess(Multiprocess):
     """uvicorn's supervisor of `--workers`, whose workers drain as one process does.
 
     Its SIGTERM reaches the workers as uvicorn passes it on (`terminate_all`), and each drains;
-    the supervisor joins them meanwhile, so it exits only once they have. A second SIGTERM or a
-    SIGINT then ends their drain at once, as does a stop that was not one SIGTERM (a SIGINT, or a
-    worker that failed to start).
+    the supervisor waits for them meanwhile, so it exits only once they have. A second SIGTERM or
+    a SIGINT then ends their drain at once, as does a stop that was not one SIGTERM (a SIGINT, or
+    a worker that failed to start).
     """
 
     init_processes = _spawning_draining_processes(Multiprocess.init_processes)
@@ -189,6 +191,7 @@ class DrainingMultiprocess(Multiprocess):
     def __init__(self, config: ServeConfig, sockets: list[socket]) -> None:
         super().__init__(config, sockets)
         self.stop_signals: list[int] = []
+        self.drain_over = False
 
     def handle_term(self) -> None:
         self.stop_signals.append(signal.SIGTERM)
@@ -204,30 +207,36 @@ class DrainingMultiprocess(Multiprocess):
         # process) instead of queueing where nobody accepts them.
         for sock in self.sockets:
             sock.close()
-        # uvicorn reads its signal queue no more: from now on a stop signal ends the drain
-        # directly. One that came before (still queued, or handled) is counted too.
+        # uvicorn reads its signal queue no more: a stop signal now ends the drain directly.
+        # One that came before (handled, or still queued) counts too.
         for sig in _STOPS:
             signal.signal(sig, self.end_drain)
         stops = [*self.stop_signals, *(s for s in self.signal_queue if s in _STOPS)]
-        if stops != [signal.SIGTERM]:
-            self.end_drain()
-        super().join_all()
-
-    def end_drain(self, sig: int | None = None, frame: FrameType | None = None) -> None:
-        """A draining worker takes a second SIGTERM as the end of its drain (never a SIGINT:
-        one after Ctrl+C would skip waiting for the requests in flight)."""
+        self.drain_over = stops != [signal.SIGTERM]
+        # A draining worker takes another SIGTERM as the end of its drain (never a SIGINT: one
+        # after Ctrl+C at a terminal, which reaches the workers too, would skip waiting for the
+        # requests in flight). Two signals that reach a process close together may be taken as
+        # one, so once the drain is over it is sent again until the worker has exited.
         for process in self.processes:
-            if process.pid is not None and process.exitcode is None:
-                os.kill(process.pid, signal.SIGTERM)
+            while process.exitcode is None:
+                if self.drain_over and process.pid is not None:
+                    os.kill(process.pid, signal.SIGTERM)
+                process.process.join(_RESEND)
+        _exit_zero_after_graceful_shutdown()  # every worker is gone: nothing left to stop
+
+    def end_drain(self, sig: int, frame: FrameType | None) -> None:
+        self.drain_over = True  # a signal handler: only flags; join_all acts on it
 
 
 def _exit_zero_after_graceful_shutdown() -> None:
     """uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully, so the process would die
     by the signal (status -15). A completed graceful shutdown is a success for a supervisor, so
-    the re-raised signal lands on a no-op handler and the process returns normally (exit 0).
+    the re-raised signal is ignored and the process returns normally (exit 0). Ignored, not
+    caught by a no-op: Python puts back the default for a signal it catches as it finalizes,
+    and a late signal (a supervisor repeats its SIGTERM) would kill the process after all.
     """
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: None)
+    for sig in _STOPS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def main(argv: list[str] | None = None) -> None:
