@@ -130,6 +130,11 @@ class DrainingServer(uvicorn.Server):
         return await super().on_tick(counter)
 
 
+_STOPS = (signal.SIGTERM, signal.SIGINT)
+#: How soon a worker is told again that its drain is over.
+_RESEND = 0.1
+
+
 class DrainingProcess(Process):
     """A worker of uvicorn's supervisor that serves with the DrainingServer and, like one
     process, exits 0 after its graceful shutdown.
@@ -149,6 +154,26 @@ class DrainingProcess(Process):
         _exit_zero_after_graceful_shutdown()
         super().target(sockets)
 
+    def join(self) -> None:
+        """uvicorn joins one worker alone when it retires it (the restart on SIGHUP, SIGTTOU) or
+        has killed it. The others keep serving the port, so no balancer needs this one to
+        drain: its drain ends at once."""
+        _wait_for(self, drain_over=lambda: True)
+
+
+def _wait_for(process: Process, *, drain_over: Callable[[], bool]) -> None:
+    """Wait until `process` has exited, telling it once `drain_over()` that its drain is over.
+
+    A draining worker takes another SIGTERM as the end of its drain (never a SIGINT: one after
+    Ctrl+C at a terminal, which reaches the workers too, would skip waiting for the requests in
+    flight). Two signals that reach a process close together may be taken as one, so it is sent
+    again until the worker has exited.
+    """
+    while process.exitcode is None:
+        if drain_over() and process.pid is not None:
+            os.kill(process.pid, signal.SIGTERM)
+        process.process.join(_RESEND)
+
 
 def _spawning_draining_processes(
     method: Callable[[Multiprocess], None],
@@ -167,11 +192,6 @@ def _spawning_draining_processes(
     rebound = types.FunctionType(method.__code__, namespace, method.__name__)
     rebound.__qualname__ = method.__qualname__
     return rebound
-
-
-_STOPS = (signal.SIGTERM, signal.SIGINT)
-#: How soon a worker is told again that its drain is over.
-_RESEND = 0.1
 
 
 class DrainingMultiprocess(Multiprocess):
@@ -213,15 +233,8 @@ class DrainingMultiprocess(Multiprocess):
             signal.signal(sig, self.end_drain)
         stops = [*self.stop_signals, *(s for s in self.signal_queue if s in _STOPS)]
         self.drain_over = stops != [signal.SIGTERM]
-        # A draining worker takes another SIGTERM as the end of its drain (never a SIGINT: one
-        # after Ctrl+C at a terminal, which reaches the workers too, would skip waiting for the
-        # requests in flight). Two signals that reach a process close together may be taken as
-        # one, so once the drain is over it is sent again until the worker has exited.
         for process in self.processes:
-            while process.exitcode is None:
-                if self.drain_over and process.pid is not None:
-                    os.kill(process.pid, signal.SIGTERM)
-                process.process.join(_RESEND)
+            _wait_for(process, drain_over=lambda: self.drain_over)
         _exit_zero_after_graceful_shutdown()  # every worker is gone: nothing left to stop
 
     def end_drain(self, sig: int, frame: FrameType | None) -> None:

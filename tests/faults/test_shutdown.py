@@ -184,6 +184,23 @@ def test_with_workers_every_worker_drains_then_exits_zero(database: Database, se
     assert "Traceback" not in server.output()
 
 
+def test_with_workers_a_restart_does_not_drain(database: Database, serve: Serve) -> None:
+    """SIGHUP replaces the workers one by one: the others keep serving the port meanwhile, so no
+    balancer needs a retired worker to drain."""
+    server = serve(service_env(database.url, shutdown_drain="120"), *WORKERS)
+    all_started(server, 2)
+    server.process.send_signal(signal.SIGHUP)
+    # Far inside the 120 s drain a retired worker would otherwise wait.
+    wait_until(
+        lambda: server.output().count("Finished server process") == 2,
+        within=60,
+        what="both workers to be replaced",
+    )
+    all_started(server, 4)
+    assert readiness(server).status_code == 200
+    assert server.process.poll() is None
+
+
 @pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize(
     ("args", "processes"), [((), 1), (WORKERS, 2)], ids=["one process", "workers"]
