@@ -1,7 +1,8 @@
 """Promise 7: SIGTERM while requests are in flight: first a drain (readiness answers 503, every
 other request is served as before), then new connections are refused, the requests in flight
 complete with their normal answers, the process exits 0 within the grace period, and its
-database connections are closed.
+database connections are closed. With `--workers`, each worker does all of that, and the
+supervisor exits 0 once they have.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ GRACE: Final = 15
 HOLD: Final = 2.0
 #: The drain: readiness 503 while everything else is still served.
 DRAIN: Final = 2
+WORKERS: Final = ("--workers", "2")
+#: The drain with workers: long enough for a few probes on a busy machine, each on a new
+#: connection.
+WORKERS_DRAIN: Final = 8
 
 
 def readiness(server: Server) -> httpx.Response:
@@ -116,11 +121,6 @@ def test_sigterm_lets_in_flight_requests_finish_then_exits_zero(
     )
     assert "open transaction" not in database.log()
     assert "Traceback" not in server.output()
-
-
-WORKERS: Final = ("--workers", "2")
-#: Long enough for a few probes on a busy machine, each on a new connection.
-WORKERS_DRAIN: Final = 8
 
 
 def test_with_workers_every_worker_drains_then_exits_zero(database: Database, serve: Serve) -> None:
