@@ -23,7 +23,7 @@ from tests.postgres import (
     NoDatabase,
     PostgresServer,
     SharedServer,
-    empty_tables,
+    Tables,
     release_shared_server,
     shared_server,
 )
@@ -165,10 +165,17 @@ def _isolated(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue(_emptied_afterwards.__name__)
 
 
+@pytest.fixture(scope="session")
+async def _tables(database_dsn: str) -> AsyncIterator[Tables]:
+    tables = Tables(database_dsn)
+    yield tables
+    await tables.close()
+
+
 @pytest.fixture
-async def _emptied_afterwards(database_dsn: str) -> AsyncIterator[None]:
+async def _emptied_afterwards(_tables: Tables) -> AsyncIterator[None]:
     # Async, on the tests' event loop: a blocking call here would stop the loop while work of
     # the test (or of the session's app) is in flight on it, holding a lock the TRUNCATE waits
     # for; that work could then never finish.
     yield
-    await empty_tables(database_dsn)
+    await _tables.empty()

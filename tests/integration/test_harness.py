@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from tests.postgres import empty_tables
+from tests.postgres import Tables
 
 
 async def _blocks_someone(observer: psycopg.AsyncConnection[Any], pid: int) -> bool:
@@ -37,6 +37,10 @@ async def test_emptying_the_tables_lets_work_in_flight_on_the_loop_finish(
                     return
                 await asyncio.sleep(0.01)
 
-        async with asyncio.timeout(60), asyncio.TaskGroup() as tasks:
-            tasks.create_task(commit_once_the_truncate_waits())
-            await empty_tables(database_dsn)
+        tables = Tables(database_dsn)
+        try:
+            async with asyncio.timeout(60), asyncio.TaskGroup() as tasks:
+                tasks.create_task(commit_once_the_truncate_waits())
+                await tables.empty()
+        finally:
+            await tables.close()
