@@ -30,7 +30,7 @@ from application.listing import ListQuery, Sort, SortField
 from domain.errors import DuplicateSku, ItemNotFound
 from domain.item import Item, ItemChanges
 from domain.rules import QUANTITY_MAX
-from infrastructure.db.compiled import CompiledStatement, Driver, compile_statement
+from infrastructure.db.compiled import CompiledStatement, Driver, Reader, compile_statement
 from infrastructure.db.errors import unavailable_on_outage, violated_constraint
 from infrastructure.db.mappers import ITEM_COLUMNS, ITEM_FIELDS, item_to_values, row_to_item
 from infrastructure.db.tables import ITEMS, SKU_UNIQUE, ItemRow
@@ -41,6 +41,9 @@ _SORT_COLUMNS: Final = {
     SortField.PRICE: col(ItemRow.price),
     SortField.SKU: col(ItemRow.sku),
 }
+#: How a read runs on its connection (see Reader): the unit of work may run it twice.
+_FETCHROW: Final = asyncpg.Connection.fetchrow
+_FETCH: Final = asyncpg.Connection.fetch
 #: A conditional write whose re-read keeps contradicting it (the row changes between the two)
 #: gives up after this many tries and asks the caller to retry later.
 _MAX_RETRIES: Final = 5
@@ -171,18 +174,23 @@ def _list(
 
 
 class SqlItemRepository:
-    def __init__(self, driver: Driver) -> None:
+    def __init__(self, driver: Driver, read: Reader) -> None:
         self._driver = driver
+        self._read = read
 
     async def _fetchrow(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
         connection = await self._driver(write=write)
         with unavailable_on_outage():
-            return await connection.fetchrow(statement.sql, *statement.args(values))
+            if write:
+                return await connection.fetchrow(statement.sql, *statement.args(values))
+            return await self._read(connection, _FETCHROW, statement.sql, statement.args(values))
 
     async def _fetch(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
         connection = await self._driver(write=write)
         with unavailable_on_outage():
-            return await connection.fetch(statement.sql, *statement.args(values))
+            if write:
+                return await connection.fetch(statement.sql, *statement.args(values))
+            return await self._read(connection, _FETCH, statement.sql, statement.args(values))
 
     async def add(self, item: Item) -> None:
         if await self._fetchrow(_INSERT_ONE, True, **item_to_values(item)) is None:

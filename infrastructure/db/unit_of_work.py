@@ -13,14 +13,21 @@ every other unit runs on the primary. With standbys configured, a unit on the pr
 the WAL insert position on its connection when it ends, after COMMIT: the LSN the write is
 acknowledged at, which later reads must see (one round trip per write; reading it before
 COMMIT, e.g. in a RETURNING clause, would name a position before the commit record).
+
+A read on a standby that loses its connection, or that the standby leaves unanswered until it
+is taken out of rotation (see replicas.py), is run once more on the primary, in the same unit:
+the standby leaves the rotation, its pool is dropped, and the caller never sees the failure.
+Only reads run there, so nothing that writes is ever run twice; on the primary a read fails
+as any statement does.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
@@ -33,6 +40,8 @@ from infrastructure.db.replicas import CURRENT_LSN_SQL, Replica, ReplicaSet
 from infrastructure.db.repository import SqlItemRepository
 
 _log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class SqlUnitOfWork:
@@ -49,6 +58,7 @@ class SqlUnitOfWork:
         self._replicas = replicas
         self._read_only = False
         self._replica: Replica | None = None  # the standby this unit reads on, if any
+        self._fell_back = False  # a standby failed this unit: it reads on the primary now
         self._active = False
         self._pooled: PoolProxiedConnection | None = None
         self._driver: Any = None  # the asyncpg connection of `_pooled`
@@ -60,8 +70,9 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self._active = True
-        self.items = SqlItemRepository(self.driver)
-        self.idempotency = SqlIdempotencyStore(self.driver, self._idempotency_ttl)
+        driver = self.driver
+        self.items = SqlItemRepository(driver, self.read)
+        self.idempotency = SqlIdempotencyStore(driver, self._idempotency_ttl)
         return self
 
     async def __aexit__(
@@ -75,7 +86,7 @@ class SqlUnitOfWork:
             if self._pooled is not None:
                 await self._end_driver_use(exc)
         finally:
-            self._read_only = False
+            self._read_only = self._fell_back = False
             self._engine, self._replica = self._primary, None
 
     async def driver(self, *, write: bool) -> Any:
@@ -84,40 +95,77 @@ class SqlUnitOfWork:
             raise RuntimeError("a read-only unit of work cannot write")
         if self._driver is None:
             self._check_active()
-            if not (self._read_only and await self._connect_replica()):
+            if not (
+                self._read_only
+                and self._replicas is not None
+                and not self._fell_back
+                and await self._connect_replica(self._replicas)
+            ):
                 with unavailable_on_outage():
                     self._pooled = await self._primary.raw_connection()
-                if self._read_only and self._replicas is not None:
-                    self._replicas.count_read("primary")
             assert self._pooled is not None
             self._driver = self._pooled.driver_connection
         if (write or self._setup is not None) and self._transaction is None:
             await self._begin()
         return self._driver
 
-    async def _connect_replica(self) -> bool:
+    async def _connect_replica(self, replicas: ReplicaSet) -> bool:
         """Check a connection out of a fresh enough standby's pool; False: use the primary.
 
         A standby that fails here leaves the rotation at once (its monitor brings it back),
         and its pool is dropped: its connections most likely died with it.
         """
-        replica: Replica | None = None if self._replicas is None else self._replicas.choose()
-        if replica is None or self._replicas is None:
+        replica = replicas.choose()
+        if replica is None:
             return False
         try:
             pooled = await replica.engine.raw_connection()
         except Exception as error:
-            self._replicas.take_out(replica, f"cannot connect ({type(error).__name__})")
+            replicas.take_out(replica, f"cannot connect ({type(error).__name__})")
             await replica.engine.dispose(close=False)
             return False
         if pooled.driver_connection is None or pooled.driver_connection.is_closed():
-            self._replicas.take_out(replica, "connection lost")
+            replicas.take_out(replica, "connection lost")
             await greenlet_spawn(pooled.invalidate)
             await replica.engine.dispose(close=False)
             return False
         self._engine, self._pooled, self._replica = replica.engine, pooled, replica
-        self._replicas.count_read("replica")
+        replica.readers.add(pooled.driver_connection)
         return True
+
+    def read(
+        self, connection: Any, run: Callable[..., Awaitable[T]], sql: str, args: Sequence[Any]
+    ) -> Awaitable[T]:
+        """Await `run(connection, sql, *args)`, a read (see compiled.Reader); on a standby,
+        run it again on the primary if the standby fails it."""
+        if self._replica is None:
+            return run(connection, sql, *args)  # no standby, no wrapper: the primary's reads
+        return self._read_on_standby(connection, run, sql, args)
+
+    async def _read_on_standby(
+        self, connection: Any, run: Callable[..., Awaitable[T]], sql: str, args: Sequence[Any]
+    ) -> T:
+        try:
+            return await run(connection, sql, *args)
+        except Exception as error:
+            if not is_disconnect(error):
+                raise
+            connection = await self._fall_back(error)
+        return await run(connection, sql, *args)
+
+    async def _fall_back(self, error: Exception) -> Any:
+        """Leave the standby that failed a read for a connection to the primary."""
+        replica, pooled, replicas = self._replica, self._pooled, self._replicas
+        assert replica is not None
+        assert pooled is not None
+        assert replicas is not None
+        replica.readers.discard(pooled.driver_connection)
+        replicas.take_out(replica, f"a read failed ({type(error).__name__})")
+        _log.warning("a read on replica %s failed: running it on the primary", replica.name)
+        self._pooled = self._driver = self._transaction = self._replica = None
+        await self._discard(pooled, error, outage=True)  # the standby's pool, dropped too
+        self._engine, self._fell_back = self._primary, True
+        return await self.driver(write=False)
 
     async def commit(self) -> None:
         self._check_active()
@@ -151,6 +199,11 @@ class SqlUnitOfWork:
         pooled, self._pooled, self._driver = self._pooled, None, None
         transaction, self._transaction = self._transaction, None
         assert pooled is not None
+        if self._read_only and self._replicas is not None:
+            # Counted at the end: a read the standby failed is the primary's.
+            self._replicas.count_read("primary" if self._replica is None else "replica")
+            if self._replica is not None:
+                self._replica.readers.discard(pooled.driver_connection)
         error = None if exc is None else exc.__cause__ or exc
         if isinstance(error, Exception) and is_disconnect(error):
             await self._discard(pooled, error, outage=True)
