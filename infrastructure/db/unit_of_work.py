@@ -160,7 +160,8 @@ class SqlUnitOfWork:
         assert pooled is not None
         assert replicas is not None
         replica.readers.discard(pooled.driver_connection)
-        replicas.take_out(replica, f"a read failed ({type(error).__name__})")
+        if not replica.problem:  # else it was taken out first, which ended this read
+            replicas.take_out(replica, f"a read failed ({type(error).__name__})")
         _log.warning("a read on replica %s failed: running it on the primary", replica.name)
         self._pooled = self._driver = self._transaction = self._replica = None
         await self._discard(pooled, error, outage=True)  # the standby's pool, dropped too
