@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+from application.errors import DataStoreUnavailable
 from infrastructure.db.engine import TransactionSetup
 from infrastructure.db.errors import is_disconnect, unavailable_on_outage
 from infrastructure.db.idempotency import SqlIdempotencyStore
@@ -130,7 +131,17 @@ class SqlUnitOfWork:
             await replica.engine.dispose(close=False)
             return False
         self._engine, self._pooled, self._replica = replica.engine, pooled, replica
-        replica.readers.add(pooled.driver_connection)
+        self._driver = pooled.driver_connection
+        replica.readers.add(self._driver)
+        if self._setup is not None:  # behind PgBouncer: its transaction first, on the standby
+            try:
+                await self._begin()
+            except DataStoreUnavailable as failure:
+                lost = failure.__cause__
+                if not (isinstance(lost, Exception) and is_disconnect(lost)):
+                    raise
+                await self._leave_standby(lost)
+                return False
         return True
 
     def read(
@@ -150,11 +161,12 @@ class SqlUnitOfWork:
         except Exception as error:
             if not is_disconnect(error):
                 raise
-            connection = await self._fall_back(error)
-        return await run(connection, sql, *args)
+            await self._leave_standby(error)
+        return await run(await self.driver(write=False), sql, *args)
 
-    async def _fall_back(self, error: Exception) -> Any:
-        """Leave the standby that failed a read for a connection to the primary."""
+    async def _leave_standby(self, error: Exception) -> None:
+        """Give up the standby that failed this unit (out of rotation, its connection and pool
+        dropped); the unit goes on on the primary."""
         replica, pooled, replicas = self._replica, self._pooled, self._replicas
         assert replica is not None
         assert pooled is not None
@@ -166,7 +178,6 @@ class SqlUnitOfWork:
         self._pooled = self._driver = self._transaction = self._replica = None
         await self._discard(pooled, error, outage=True)  # the standby's pool, dropped too
         self._engine, self._fell_back = self._primary, True
-        return await self.driver(write=False)
 
     async def commit(self) -> None:
         self._check_active()
@@ -195,16 +206,17 @@ class SqlUnitOfWork:
         """Roll back what was not committed and hand the connection back to the pool.
 
         A connection that lost its link, or that cannot roll back, must not go back to the
-        pool: it is invalidated (and aborted, see engine.py) instead.
+        pool: it is invalidated (and aborted, see engine.py) instead. A unit on a standby has
+        read what it was to read: a standby that fails only at its ROLLBACK (behind PgBouncer)
+        leaves the rotation, and the unit ends without an error.
         """
         pooled, self._pooled, self._driver = self._pooled, None, None
         transaction, self._transaction = self._transaction, None
         assert pooled is not None
+        replica = self._replica
         if self._read_only and self._replicas is not None:
             # Counted at the end: a read the standby failed is the primary's.
-            self._replicas.count_read("primary" if self._replica is None else "replica")
-            if self._replica is not None:
-                self._replica.readers.discard(pooled.driver_connection)
+            self._replicas.count_read("primary" if replica is None else "replica")
         error = None if exc is None else exc.__cause__ or exc
         if isinstance(error, Exception) and is_disconnect(error):
             await self._discard(pooled, error, outage=True)
@@ -214,8 +226,18 @@ class SqlUnitOfWork:
                 with unavailable_on_outage():
                     await transaction.rollback()
         except BaseException as failure:  # cancelled too: the connection's state is unknown
-            await self._discard(pooled, failure if isinstance(failure, Exception) else None)
-            raise
+            lost = isinstance(failure, DataStoreUnavailable) and is_disconnect(failure.__cause__)
+            await self._discard(
+                pooled,
+                failure if isinstance(failure, Exception) else None,
+                outage=lost and replica is not None,
+            )
+            if not (lost and replica is not None and exc is None):
+                raise
+            return
+        finally:
+            if replica is not None:
+                replica.readers.discard(pooled.driver_connection)
         if exc is None and not self._read_only and self._replicas is not None:
             await self._acknowledge(pooled, self._replicas)
         # Back to the pool in a greenlet: returning may close the connection, which awaits.
