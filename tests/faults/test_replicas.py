@@ -15,7 +15,7 @@ from typing import Any, Final, Self
 import httpx
 import pytest
 
-from tests.faults.cluster import SETTINGS
+from tests.faults.cluster import SETTINGS, PgBouncer
 from tests.faults.helpers import Serve, new_item, service_env, start_all
 from tests.servers import Server
 from tests.support.cluster import Cluster
@@ -36,11 +36,13 @@ APPLY_DELAY: Final = "200ms"
 SESSION: Final = "Stockroom-Session"
 
 
-def replica_env(pair: ClusterPair, **settings: str) -> dict[str, str | None]:
-    """A `stockroom serve` on the primary with the standby as its replica."""
+def replica_env(
+    pair: ClusterPair, *, standby_port: int | None = None, **settings: str
+) -> dict[str, str | None]:
+    """A `stockroom serve` on the primary with the standby (or `standby_port`) as its replica."""
     return service_env(
         pair.primary.url(pair.database),
-        replica_urls=pair.standby.url(pair.database),
+        replica_urls=pair.standby.url(pair.database, port=standby_port),
         replica_max_lag=MAX_LAG,
         **settings,
     )
@@ -332,11 +334,34 @@ def test_a_frozen_standby_costs_no_read(replicated: ClusterPair, serve: Serve) -
     """A standby that stops answering (SIGSTOP: its connections stay open, no timeout of its
     own fires) with reads on their way to it: they are answered from the primary."""
     server = serve(replica_env(replicated))
-    expected = reads_to_check(server, "frozen", 5)
-    label = _replica_label(replicated)
+    _freeze_under_reads(replicated, server, "frozen", _replica_label(replicated))
+
+
+@pytest.fixture
+def standby_pgbouncer(replicated: ClusterPair) -> Iterator[PgBouncer]:
+    bouncer = PgBouncer(replicated.standby)
+    try:
+        bouncer.start()
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+def test_a_frozen_standby_behind_pgbouncer_costs_no_read(
+    replicated: ClusterPair, standby_pgbouncer: PgBouncer, serve: Serve
+) -> None:
+    """The same behind PgBouncer, where every read is a transaction of its own: the read may
+    be waiting at its BEGIN, or its ROLLBACK, when the standby stops answering."""
+    server = serve(replica_env(replicated, standby_port=standby_pgbouncer.port, pgbouncer="true"))
+    label = f'replica="127.0.0.1:{standby_pgbouncer.port}"'
+    _freeze_under_reads(replicated, server, "silent-bouncer", label)
+
+
+def _freeze_under_reads(pair: ClusterPair, server: Server, sku_prefix: str, label: str) -> None:
+    expected = reads_to_check(server, sku_prefix, 5)
     with ReadStream(server, expected) as stream:
         stream.answer(30, 10, "the stream to read")
-        with frozen(replicated.standby):
+        with frozen(pair.standby):
             eventually(
                 lambda: metric(server, "stockroom_db_replica_in_rotation", label) == 0,
                 5,
