@@ -167,3 +167,20 @@ async def test_a_read_whose_primary_connection_is_lost_fails_as_before(
         (await uow.driver(write=False)).terminate()
         with pytest.raises(DataStoreUnavailable):
             await uow.items.get(new_item("uow-standby-3").id)
+
+
+async def test_behind_pgbouncer_a_standby_lost_at_rollback_keeps_the_answer(
+    engine: AsyncEngine, standby: ReplicaSet, settings: Settings
+) -> None:
+    """Behind PgBouncer a read is a transaction: its answer is read before the ROLLBACK, so a
+    standby lost only then takes the standby out and fails nothing."""
+    setup = transaction_setup(settings.model_copy(update={"pgbouncer": True}))
+    item = new_item("uow-standby-4")
+    async with SqlUnitOfWork(engine) as uow:
+        await uow.items.add(item)
+        await uow.commit()
+    async with SqlUnitOfWork(engine, transaction_setup=setup, replicas=standby).read_only() as uow:
+        assert await uow.items.get(item.id) == item
+        (await uow.driver(write=False)).terminate()
+    assert standby.reads == {"primary": 0, "replica": 1}
+    assert standby.replicas[0].problem
