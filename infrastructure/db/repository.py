@@ -41,9 +41,6 @@ _SORT_COLUMNS: Final = {
     SortField.PRICE: col(ItemRow.price),
     SortField.SKU: col(ItemRow.sku),
 }
-#: How a read runs on its connection (see Reader): the unit of work may run it twice.
-_FETCHROW: Final = asyncpg.Connection.fetchrow
-_FETCH: Final = asyncpg.Connection.fetch
 #: A conditional write whose re-read keeps contradicting it (the row changes between the two)
 #: gives up after this many tries and asks the caller to retry later.
 _MAX_RETRIES: Final = 5
@@ -173,6 +170,19 @@ def _list(
     )
 
 
+# How a read runs on its connection (see Reader): the unit of work may run it twice. The method
+# is looked up on the connection at each call, as tracing replaces asyncpg's methods once the
+# service starts (an unbound method taken at import would bypass it).
+
+
+def _one_row(connection: Any, sql: str, *args: Any) -> Any:
+    return connection.fetchrow(sql, *args)
+
+
+def _all_rows(connection: Any, sql: str, *args: Any) -> Any:
+    return connection.fetch(sql, *args)
+
+
 class SqlItemRepository:
     def __init__(self, driver: Driver, read: Reader) -> None:
         self._driver = driver
@@ -183,14 +193,14 @@ class SqlItemRepository:
         with unavailable_on_outage():
             if write:
                 return await connection.fetchrow(statement.sql, *statement.args(values))
-            return await self._read(connection, _FETCHROW, statement.sql, statement.args(values))
+            return await self._read(connection, _one_row, statement.sql, statement.args(values))
 
     async def _fetch(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
         connection = await self._driver(write=write)
         with unavailable_on_outage():
             if write:
                 return await connection.fetch(statement.sql, *statement.args(values))
-            return await self._read(connection, _FETCH, statement.sql, statement.args(values))
+            return await self._read(connection, _all_rows, statement.sql, statement.args(values))
 
     async def add(self, item: Item) -> None:
         if await self._fetchrow(_INSERT_ONE, True, **item_to_values(item)) is None:

@@ -160,13 +160,21 @@ async def test_a_read_whose_standby_connection_is_lost_runs_on_the_primary(
 
 
 async def test_a_read_whose_primary_connection_is_lost_fails_as_before(
-    uow_factory: UowFactory,
+    database_url: str, settings: Settings
 ) -> None:
     """Only a standby's failure is hidden: on the primary a lost connection is an outage."""
-    async with uow_factory().read_only() as uow:
-        (await uow.driver(write=False)).terminate()
-        with pytest.raises(DataStoreUnavailable):
+    engine = build_engine(database_url, settings)  # its own: an outage drops the engine's pool
+
+    async def read() -> None:
+        async with SqlUnitOfWork(engine).read_only() as uow:
+            (await uow.driver(write=False)).terminate()
             await uow.items.get(new_item("uow-standby-3").id)
+
+    try:
+        with pytest.raises(DataStoreUnavailable):
+            await read()
+    finally:
+        await engine.dispose()
 
 
 async def test_behind_pgbouncer_a_standby_lost_at_rollback_keeps_the_answer(
