@@ -8,15 +8,17 @@ to asyncpg's SQL, and run with asyncpg directly, inside the unit of work's trans
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 _DIALECT: Final = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+
+T = TypeVar("T")
 
 
 class Driver(Protocol):
@@ -25,6 +27,17 @@ class Driver(Protocol):
     in unit_of_work.py, because the unit of work imports the repositories it builds."""
 
     def __call__(self, *, write: bool) -> Awaitable[Any]: ...
+
+
+class Reader(Protocol):
+    """How a repository runs a read: `SqlUnitOfWork.read`, which awaits `run(connection, sql,
+    *args)` (e.g. `asyncpg.Connection.fetchrow`) on the connection the Driver handed out. When
+    that connection is a standby's that fails, the unit of work runs it once more, on the
+    primary: so `run` must only read, and a read that writes nothing can be run twice."""
+
+    def __call__(
+        self, connection: Any, run: Callable[..., Awaitable[T]], sql: str, args: Sequence[Any]
+    ) -> Awaitable[T]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,15 @@ What a standby has replayed is known from a monitor per standby that polls it on
 connection every POLL_INTERVAL (not a query per request). The same tick samples the primary's
 WAL position, so lag in seconds is measured against the primary rather than against the time
 of the last replayed transaction, which grows on an idle primary that writes nothing.
+
+A standby taken out of rotation also ends the reads still running on it: each read-only unit
+of work registers its standby connection while it reads, and `take_out` terminates them, so the
+units run those reads again on the primary. That is the client-side bound of a read on a
+standby, which PostgreSQL cannot enforce on a stopped or unreachable server: as long as the
+monitor needs to call the standby silent (a poll unanswered within POLL_TIMEOUT, at most
+POLL_INTERVAL after it stopped answering), and never longer than the engine's command timeout
+(see engine.py). A fixed deadline per statement would instead cut short a slow read on a healthy
+standby, whose monitor still answers at once.
 """
 
 from __future__ import annotations
@@ -96,6 +105,8 @@ class Replica:
     in_recovery: bool = False
     lag: float | None = None  # seconds behind the primary, None when unknown
     problem: str = "not polled yet"
+    #: The asyncpg connections of the reads running on it now (see take_out).
+    readers: set[Any] = field(default_factory=set)
 
     def usable(self, now: float, max_lag: float) -> bool:
         return (
@@ -162,10 +173,14 @@ class ReplicaSet:
             session.written = max(session.written or 0, lsn)
 
     def take_out(self, replica: Replica, problem: str) -> None:
-        """Out of rotation until its monitor sees it healthy again."""
+        """Out of rotation until its monitor sees it healthy again; the reads running on it
+        fail at once (as a lost connection), and their units run them on the primary."""
         if not replica.problem:
             _log.warning("replica %s out of rotation: %s", replica.name, problem)
         replica.problem = problem
+        readers, replica.readers = replica.readers, set()
+        for connection in readers:
+            connection.terminate()
 
     def status(self) -> list[ReplicaStatus]:
         now = time.monotonic()

@@ -30,7 +30,7 @@ from application.listing import ListQuery, Sort, SortField
 from domain.errors import DuplicateSku, ItemNotFound
 from domain.item import Item, ItemChanges
 from domain.rules import QUANTITY_MAX
-from infrastructure.db.compiled import CompiledStatement, Driver, compile_statement
+from infrastructure.db.compiled import CompiledStatement, Driver, Reader, compile_statement
 from infrastructure.db.errors import unavailable_on_outage, violated_constraint
 from infrastructure.db.mappers import ITEM_COLUMNS, ITEM_FIELDS, item_to_values, row_to_item
 from infrastructure.db.tables import ITEMS, SKU_UNIQUE, ItemRow
@@ -170,19 +170,37 @@ def _list(
     )
 
 
+# How a read runs on its connection (see Reader): the unit of work may run it twice. The method
+# is looked up on the connection at each call, as tracing replaces asyncpg's methods once the
+# service starts (an unbound method taken at import would bypass it).
+
+
+def _one_row(connection: Any, sql: str, *args: Any) -> Any:
+    return connection.fetchrow(sql, *args)
+
+
+def _all_rows(connection: Any, sql: str, *args: Any) -> Any:
+    return connection.fetch(sql, *args)
+
+
 class SqlItemRepository:
-    def __init__(self, driver: Driver) -> None:
+    def __init__(self, driver: Driver, read: Reader) -> None:
         self._driver = driver
+        self._read = read
 
     async def _fetchrow(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
         connection = await self._driver(write=write)
         with unavailable_on_outage():
-            return await connection.fetchrow(statement.sql, *statement.args(values))
+            if write:
+                return await connection.fetchrow(statement.sql, *statement.args(values))
+            return await self._read(connection, _one_row, statement.sql, statement.args(values))
 
     async def _fetch(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
         connection = await self._driver(write=write)
         with unavailable_on_outage():
-            return await connection.fetch(statement.sql, *statement.args(values))
+            if write:
+                return await connection.fetch(statement.sql, *statement.args(values))
+            return await self._read(connection, _all_rows, statement.sql, statement.args(values))
 
     async def add(self, item: Item) -> None:
         if await self._fetchrow(_INSERT_ONE, True, **item_to_values(item)) is None:

@@ -13,19 +13,27 @@ every other unit runs on the primary. With standbys configured, a unit on the pr
 the WAL insert position on its connection when it ends, after COMMIT: the LSN the write is
 acknowledged at, which later reads must see (one round trip per write; reading it before
 COMMIT, e.g. in a RETURNING clause, would name a position before the commit record).
+
+A read on a standby that loses its connection, or that the standby leaves unanswered until it
+is taken out of rotation (see replicas.py), is run once more on the primary, in the same unit:
+the standby leaves the rotation, its pool is dropped, and the caller never sees the failure.
+Only reads run there, so nothing that writes is ever run twice; on the primary a read fails
+as any statement does.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+from application.errors import DataStoreUnavailable
 from infrastructure.db.engine import TransactionSetup
 from infrastructure.db.errors import is_disconnect, unavailable_on_outage
 from infrastructure.db.idempotency import SqlIdempotencyStore
@@ -33,6 +41,8 @@ from infrastructure.db.replicas import CURRENT_LSN_SQL, Replica, ReplicaSet
 from infrastructure.db.repository import SqlItemRepository
 
 _log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class SqlUnitOfWork:
@@ -49,6 +59,7 @@ class SqlUnitOfWork:
         self._replicas = replicas
         self._read_only = False
         self._replica: Replica | None = None  # the standby this unit reads on, if any
+        self._fell_back = False  # a standby failed this unit: it reads on the primary now
         self._active = False
         self._pooled: PoolProxiedConnection | None = None
         self._driver: Any = None  # the asyncpg connection of `_pooled`
@@ -60,8 +71,9 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self._active = True
-        self.items = SqlItemRepository(self.driver)
-        self.idempotency = SqlIdempotencyStore(self.driver, self._idempotency_ttl)
+        driver = self.driver
+        self.items = SqlItemRepository(driver, self.read)
+        self.idempotency = SqlIdempotencyStore(driver, self._idempotency_ttl)
         return self
 
     async def __aexit__(
@@ -75,7 +87,7 @@ class SqlUnitOfWork:
             if self._pooled is not None:
                 await self._end_driver_use(exc)
         finally:
-            self._read_only = False
+            self._read_only = self._fell_back = False
             self._engine, self._replica = self._primary, None
 
     async def driver(self, *, write: bool) -> Any:
@@ -84,40 +96,88 @@ class SqlUnitOfWork:
             raise RuntimeError("a read-only unit of work cannot write")
         if self._driver is None:
             self._check_active()
-            if not (self._read_only and await self._connect_replica()):
+            if not (
+                self._read_only
+                and self._replicas is not None
+                and not self._fell_back
+                and await self._connect_replica(self._replicas)
+            ):
                 with unavailable_on_outage():
                     self._pooled = await self._primary.raw_connection()
-                if self._read_only and self._replicas is not None:
-                    self._replicas.count_read("primary")
             assert self._pooled is not None
             self._driver = self._pooled.driver_connection
         if (write or self._setup is not None) and self._transaction is None:
             await self._begin()
         return self._driver
 
-    async def _connect_replica(self) -> bool:
+    async def _connect_replica(self, replicas: ReplicaSet) -> bool:
         """Check a connection out of a fresh enough standby's pool; False: use the primary.
 
         A standby that fails here leaves the rotation at once (its monitor brings it back),
         and its pool is dropped: its connections most likely died with it.
         """
-        replica: Replica | None = None if self._replicas is None else self._replicas.choose()
-        if replica is None or self._replicas is None:
+        replica = replicas.choose()
+        if replica is None:
             return False
         try:
             pooled = await replica.engine.raw_connection()
         except Exception as error:
-            self._replicas.take_out(replica, f"cannot connect ({type(error).__name__})")
+            replicas.take_out(replica, f"cannot connect ({type(error).__name__})")
             await replica.engine.dispose(close=False)
             return False
         if pooled.driver_connection is None or pooled.driver_connection.is_closed():
-            self._replicas.take_out(replica, "connection lost")
+            replicas.take_out(replica, "connection lost")
             await greenlet_spawn(pooled.invalidate)
             await replica.engine.dispose(close=False)
             return False
         self._engine, self._pooled, self._replica = replica.engine, pooled, replica
-        self._replicas.count_read("replica")
+        self._driver = pooled.driver_connection
+        replica.readers.add(self._driver)
+        if self._setup is not None:  # behind PgBouncer: its transaction first, on the standby
+            try:
+                await self._begin()
+            except DataStoreUnavailable as failure:
+                lost = failure.__cause__
+                if not (isinstance(lost, Exception) and is_disconnect(lost)):
+                    raise
+                await self._leave_standby(lost)
+                return False
         return True
+
+    def read(
+        self, connection: Any, run: Callable[..., Awaitable[T]], sql: str, args: Sequence[Any]
+    ) -> Awaitable[T]:
+        """Await `run(connection, sql, *args)`, a read (see compiled.Reader); on a standby,
+        run it again on the primary if the standby fails it."""
+        if self._replica is None:
+            return run(connection, sql, *args)  # no standby, no wrapper: the primary's reads
+        return self._read_on_standby(connection, run, sql, args)
+
+    async def _read_on_standby(
+        self, connection: Any, run: Callable[..., Awaitable[T]], sql: str, args: Sequence[Any]
+    ) -> T:
+        try:
+            return await run(connection, sql, *args)
+        except Exception as error:
+            if not is_disconnect(error):
+                raise
+            await self._leave_standby(error)
+        return await run(await self.driver(write=False), sql, *args)
+
+    async def _leave_standby(self, error: Exception) -> None:
+        """Give up the standby that failed this unit (out of rotation, its connection and pool
+        dropped); the unit goes on on the primary."""
+        replica, pooled, replicas = self._replica, self._pooled, self._replicas
+        assert replica is not None
+        assert pooled is not None
+        assert replicas is not None
+        replica.readers.discard(pooled.driver_connection)
+        if not replica.problem:  # else it was taken out first, which ended this read
+            replicas.take_out(replica, f"a read failed ({type(error).__name__})")
+        _log.warning("a read on replica %s failed: running it on the primary", replica.name)
+        self._pooled = self._driver = self._transaction = self._replica = None
+        await self._discard(pooled, error, outage=True)  # the standby's pool, dropped too
+        self._engine, self._fell_back = self._primary, True
 
     async def commit(self) -> None:
         self._check_active()
@@ -146,11 +206,17 @@ class SqlUnitOfWork:
         """Roll back what was not committed and hand the connection back to the pool.
 
         A connection that lost its link, or that cannot roll back, must not go back to the
-        pool: it is invalidated (and aborted, see engine.py) instead.
+        pool: it is invalidated (and aborted, see engine.py) instead. A unit on a standby has
+        read what it was to read: a standby that fails only at its ROLLBACK (behind PgBouncer)
+        leaves the rotation, and the unit ends without an error.
         """
         pooled, self._pooled, self._driver = self._pooled, None, None
         transaction, self._transaction = self._transaction, None
         assert pooled is not None
+        replica = self._replica
+        if self._read_only and self._replicas is not None:
+            # Counted at the end: a read the standby failed is the primary's.
+            self._replicas.count_read("primary" if replica is None else "replica")
         error = None if exc is None else exc.__cause__ or exc
         if isinstance(error, Exception) and is_disconnect(error):
             await self._discard(pooled, error, outage=True)
@@ -160,8 +226,18 @@ class SqlUnitOfWork:
                 with unavailable_on_outage():
                     await transaction.rollback()
         except BaseException as failure:  # cancelled too: the connection's state is unknown
-            await self._discard(pooled, failure if isinstance(failure, Exception) else None)
-            raise
+            lost = isinstance(failure, DataStoreUnavailable) and is_disconnect(failure.__cause__)
+            await self._discard(
+                pooled,
+                failure if isinstance(failure, Exception) else None,
+                outage=lost and replica is not None,
+            )
+            if not (lost and replica is not None and exc is None):
+                raise
+            return
+        finally:
+            if replica is not None:
+                replica.readers.discard(pooled.driver_connection)
         if exc is None and not self._read_only and self._replicas is not None:
             await self._acknowledge(pooled, self._replicas)
         # Back to the pool in a greenlet: returning may close the connection, which awaits.

@@ -4,19 +4,28 @@ and real `stockroom serve` processes reading from it."""
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Final
+from types import TracebackType
+from typing import Any, Final, Self
 
 import httpx
 import pytest
 
-from tests.faults.cluster import SETTINGS
+from tests.faults.cluster import SETTINGS, PgBouncer
 from tests.faults.helpers import Serve, new_item, service_env, start_all
 from tests.servers import Server
 from tests.support.cluster import Cluster
-from tests.support.replication import ClusterPair, streaming_pair, transactions
+from tests.support.replication import (
+    ClusterPair,
+    frozen,
+    reads_waiting_on_a_lock,
+    streaming_pair,
+    transactions,
+)
 
 pytestmark = pytest.mark.db
 
@@ -27,12 +36,15 @@ APPLY_DELAY: Final = "200ms"
 SESSION: Final = "Stockroom-Session"
 
 
-def replica_env(pair: ClusterPair) -> dict[str, str | None]:
-    """A `stockroom serve` on the primary with the standby as its replica."""
+def replica_env(
+    pair: ClusterPair, *, standby_port: int | None = None, **settings: str
+) -> dict[str, str | None]:
+    """A `stockroom serve` on the primary with the standby (or `standby_port`) as its replica."""
     return service_env(
         pair.primary.url(pair.database),
-        replica_urls=pair.standby.url(pair.database),
+        replica_urls=pair.standby.url(pair.database, port=standby_port),
         replica_max_lag=MAX_LAG,
+        **settings,
     )
 
 
@@ -240,3 +252,154 @@ def test_idempotent_replays_and_conditional_writes_are_unaffected(
         assert refused.status_code == 412
         fetched = read.get(path, headers={SESSION: changed.headers[SESSION]})
         assert fetched.json() == changed.json()
+
+
+#: What a process logs when a read its standby failed is run again on the primary.
+FALLBACK_LOG: Final = "running it on the primary"
+
+
+def reads_to_check(server: Server, sku_prefix: str, count: int) -> dict[str, Any]:
+    """Items created through `server` and the answers to their GETs and list pages, each read
+    once the standby serves reads: what every later read of them must answer."""
+    with httpx.Client(base_url=server.base_url, timeout=5) as client:
+        items = [
+            client.post("/v1/items", json=new_item(f"{sku_prefix}-{n}")).json()
+            for n in range(count)
+        ]
+        paths = [f"/v1/items/{item['id']}" for item in items]
+        eventually(in_rotation(server, paths[-1]), 10, "the standby in rotation")
+        first_page = f"/v1/items?q={sku_prefix}-&limit=2"
+        paths.append(first_page)
+        paths.append(f"{first_page}&cursor={client.get(first_page).json()['next_cursor']}")
+        return {path: client.get(path).json() for path in paths}
+
+
+class ReadStream:
+    """Clients reading through `server` back to back until the block ends: item GETs and list
+    pages, each answer compared with `expected`. Every failure is kept, none is retried."""
+
+    def __init__(self, server: Server, expected: dict[str, Any], clients: int = 3) -> None:
+        self._server = server
+        self._expected = expected
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._read, args=(n,)) for n in range(clients)]
+        self.answered = 0
+        self.failures: list[str] = []
+
+    def __enter__(self) -> Self:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _read(self, offset: int) -> None:
+        paths = list(self._expected)
+        with httpx.Client(base_url=self._server.base_url, timeout=10) as client:
+            for turn in itertools.count(offset):
+                if self._stop.is_set():
+                    return
+                path = paths[turn % len(paths)]
+                try:
+                    response = client.get(path)
+                except httpx.HTTPError as error:
+                    failure: str | None = f"{path}: {error!r}"
+                else:
+                    failure = None
+                    if response.status_code != 200:
+                        failure = f"{path}: {response.status_code} {response.text[:200]}"
+                    elif response.json() != self._expected[path]:
+                        failure = f"{path}: another answer {response.text[:200]}"
+                with self._lock:
+                    self.answered += 1
+                    if failure is not None:
+                        self.failures.append(failure)
+
+    def answer(self, count: int, within: float, what: str) -> None:
+        """Wait until `count` more reads are answered (well or not)."""
+        target = self.answered + count
+        eventually(lambda: self.answered >= target, within, what)
+
+
+def test_a_frozen_standby_costs_no_read(replicated: ClusterPair, serve: Serve) -> None:
+    """A standby that stops answering (SIGSTOP: its connections stay open, no timeout of its
+    own fires) with reads on their way to it: they are answered from the primary."""
+    server = serve(replica_env(replicated))
+    _freeze_under_reads(replicated, server, "frozen", _replica_label(replicated))
+
+
+@pytest.fixture
+def standby_pgbouncer(replicated: ClusterPair) -> Iterator[PgBouncer]:
+    bouncer = PgBouncer(replicated.standby)
+    try:
+        bouncer.start()
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+def test_a_frozen_standby_behind_pgbouncer_costs_no_read(
+    replicated: ClusterPair, standby_pgbouncer: PgBouncer, serve: Serve
+) -> None:
+    """The same behind PgBouncer, where every read is a transaction of its own: the read may
+    be waiting at its BEGIN, or its ROLLBACK, when the standby stops answering."""
+    server = serve(replica_env(replicated, standby_port=standby_pgbouncer.port, pgbouncer="true"))
+    label = f'replica="127.0.0.1:{standby_pgbouncer.port}"'
+    _freeze_under_reads(replicated, server, "silent-bouncer", label)
+
+
+def _freeze_under_reads(pair: ClusterPair, server: Server, sku_prefix: str, label: str) -> None:
+    expected = reads_to_check(server, sku_prefix, 5)
+    with ReadStream(server, expected) as stream:
+        stream.answer(30, 10, "the stream to read")
+        with frozen(pair.standby):
+            eventually(
+                lambda: metric(server, "stockroom_db_replica_in_rotation", label) == 0,
+                5,
+                "the frozen standby out of rotation",
+            )
+            stream.answer(50, 20, "reads to be answered while the standby is frozen")
+        served = replica_reads(server)
+        eventually(lambda: replica_reads(server) > served, 10, "the standby back in rotation")
+        stream.answer(30, 10, "reads to be answered once it is back")
+    assert stream.failures == []
+    assert FALLBACK_LOG in server.output()  # reads were in flight on the frozen standby
+
+
+def test_a_standby_killed_under_reads_costs_no_read(replicated: ClusterPair, serve: Serve) -> None:
+    """A standby stopped at once (every backend killed) while reads wait on it: they are
+    answered from the primary.
+
+    Reads are held in flight on the standby by a lock: the primary's ACCESS EXCLUSIVE lock on
+    the table is replayed on the standby, where reads of it wait. The same lock holds the
+    reads run again on the primary until it is released, right after the standby is gone.
+    The statement timeout is longer than that wait, so no read is cancelled meanwhile.
+    """
+    server = serve(replica_env(replicated, statement_timeout="10"))
+    expected = reads_to_check(server, "killed", 5)
+    with ReadStream(server, expected) as stream:
+        stream.answer(30, 10, "the stream to read")
+        served = replica_reads(server)
+        eventually(lambda: replica_reads(server) > served, 5, "the stream reading the standby")
+        with replicated.primary.connect(replicated.database) as lock, lock.transaction():
+            lock.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+            with replicated.primary.connect() as conn:  # WAL is sent once flushed: flush it
+                conn.execute("SELECT pg_switch_wal()")
+            eventually(
+                lambda: reads_waiting_on_a_lock(replicated.standby) > 0,
+                5,
+                "reads waiting on the standby",
+            )
+            replicated.standby.stop("immediate")
+        stream.answer(50, 20, "reads to be answered once the standby is gone")
+    assert stream.failures == []
+    assert FALLBACK_LOG in server.output()

@@ -6,12 +6,15 @@ to the primary; the database is migrated on the primary and reaches the standby 
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 from infrastructure.db import migrator
+from tests.servers import child_pids
 from tests.support.cluster import Cluster, find_binary, owned_tmpdir, run_as_owner
 
 
@@ -89,4 +92,40 @@ def transactions(cluster: Cluster, database: str) -> int:
         ).fetchone()
     if row is None:
         raise RuntimeError(f"no database {database} on 127.0.0.1:{cluster.port}")
+    return int(row[0])
+
+
+@contextmanager
+def frozen(cluster: Cluster) -> Iterator[None]:
+    """Every process of `cluster` stopped (SIGSTOP), resumed (SIGCONT) on the way out: a server
+    that keeps its connections open and answers nothing, which no server-side timeout ends.
+
+    The postmaster first, so that it forks no backend meanwhile, then every process it forked
+    (each runs in a session of its own, so no process group holds them all).
+    """
+    postmaster = cluster.postmaster_pid()
+    if postmaster is None:
+        raise RuntimeError(f"no server running on 127.0.0.1:{cluster.port}")
+    os.kill(postmaster, signal.SIGSTOP)
+    stopped = [postmaster]
+    try:
+        for child in child_pids(postmaster):
+            with suppress(ProcessLookupError):  # it exited before the postmaster stopped
+                os.kill(child, signal.SIGSTOP)
+                stopped.append(child)
+        yield
+    finally:
+        for pid in stopped:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def reads_waiting_on_a_lock(cluster: Cluster) -> int:
+    """The service's statements on `cluster` that wait for a lock now."""
+    with cluster.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = 'stockroom' AND wait_event_type = 'Lock'"
+        ).fetchone()
+    assert row is not None
     return int(row[0])
