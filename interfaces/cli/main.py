@@ -4,7 +4,8 @@ Loading it is cheap: each command imports what it needs when it runs, so `--help
 errors never load SQLAlchemy, FastAPI, the settings or the container (a test checks this).
 
 Usage errors exit 2: on a terminal in typer's box, otherwise as one `error: ...` line. A closed
-stdout (`... | head`) ends a command quietly with status 141, as it ends other Unix tools.
+stdout (`... | head`) ends a command quietly with status 141, as it ends other Unix tools. A
+command's process ends without the interpreter's teardown (see `run`).
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def _end_without_teardown(status: list[int]) -> None:
     The teardown frees every module and object one at a time: a third of a second of CPU for a
     command that loaded the database stack, and nothing anyone waits for. Registered when the
     command starts, this runs after the exit handlers registered while it ran (the embedded
-    server's bookkeeping, temporary files); what would still follow is logging's handler,
+    server's bookkeeping: its last owner stops it); what would still follow is logging's handler,
     registered before it, and the flush of the standard streams, both done here. A command that
     ended in a traceback, or a stream that cannot be flushed, leaves the exit to the interpreter,
     which reports it as it always does.
