@@ -139,8 +139,9 @@ def _end_without_teardown(status: list[int]) -> None:
         return
     logging.shutdown()
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: the descriptor was closed when the process started
+                stream.flush()
     except (OSError, ValueError):
         return
     os._exit(status[0])
