@@ -32,7 +32,9 @@ async def open_container(settings: Settings | None = None) -> AsyncIterator[Cont
     shut down on leaving: what a command or a script runs its use cases with."""
     container = Container()
     if settings is not None:
-        container.settings.override(settings)  # a value overrides as providers.Object(value)
+        # A plain value overrides as providers.Object(value); dependency-injector is not imported
+        # here, so that the container module loads it first (see there).
+        container.settings.override(settings)
     await init_container(container)
     try:
         yield container
