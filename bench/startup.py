@@ -2,12 +2,14 @@
 
     uv run python -m bench.startup              # 5 runs of each, with and without bytecode
     uv run python -m bench.startup --runs 9 --mode with
+    uv run python -m bench.startup --mode with --stockroom ../main/.venv/bin/stockroom
 
 Three measurements, each the median wall time of `--runs` processes, on the embedded default
 (a data directory made under a temporary directory, created and migrated before timing):
 
-1. `stockroom --help`;
-2. `stockroom items get ID` while a `stockroom serve` keeps the embedded PostgreSQL running;
+1. `stockroom --help`, and the CPU time (user + system) its process used;
+2. `stockroom items get ID` while a `stockroom serve` keeps the embedded PostgreSQL running, and
+   its CPU time (on a loaded machine the wall time grows with the load, the CPU time much less);
 3. `stockroom serve` until `/health/ready` answers 200, on a warm data directory (created and
    migrated, its PostgreSQL stopped), with the phases read from its JSON log: the command itself
    (imports, settings, address check, starting the database, checking the migrations) up to
@@ -24,8 +26,10 @@ compiled again by every process. "with" gives each process a cache of compiled f
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -59,14 +63,14 @@ def answers(url: str) -> bool:
 class Serve:
     """A `stockroom serve` process with its JSON log in a file."""
 
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+    def __init__(self, stockroom: str, env: dict[str, str], workdir: Path) -> None:
         self.port = free_port()
         self.log = workdir / f"serve-{self.port}.log"
         self.started = time.monotonic()
         self.started_at = datetime.now().astimezone()
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                [STOCKROOM, "serve", "--port", str(self.port)],
+                [stockroom, "serve", "--port", str(self.port)],
                 env={**env, "STOCKROOM_LOG_FORMAT": "json"},
                 cwd=workdir,
                 stdout=log,
@@ -106,16 +110,22 @@ class Serve:
             sys.exit(f"serve exited with {self.process.returncode}:\n{self.log.read_text()}")
 
 
-def timed(command: list[str], env: dict[str, str], workdir: Path) -> float:
+def timed(command: list[str], env: dict[str, str], workdir: Path) -> tuple[float, float]:
+    """The wall time and the CPU time (user + system, its waited children's included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     subprocess.run(
         command, env=env, cwd=workdir, check=True, stdout=subprocess.DEVNULL, timeout=120
     )
-    return time.monotonic() - started
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
-def median_of(runs: int, measure: Callable[[], float]) -> float:
-    return statistics.median(measure() for _ in range(runs))
+def medians_of(runs: int, measure: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    walls, cpus = zip(*(measure() for _ in range(runs)), strict=True)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def environment(mode: str, data_dir: Path, cache: Path) -> dict[str, str]:
@@ -131,11 +141,11 @@ def environment(mode: str, data_dir: Path, cache: Path) -> dict[str, str]:
     return env
 
 
-def measure(mode: str, runs: int, workdir: Path) -> dict[str, float]:
+def measure(stockroom: str, mode: str, runs: int, workdir: Path) -> dict[str, float]:
     data_dir = workdir / "data"
     env = environment(mode, data_dir, workdir / "pycache")
     # Untimed: creates and migrates the data directory, and fills the bytecode cache ("with").
-    warm = Serve(env, workdir)
+    warm = Serve(stockroom, env, workdir)
     warm.wait_ready()
     request = urllib.request.Request(
         f"http://127.0.0.1:{warm.port}/v1/items",
@@ -145,20 +155,22 @@ def measure(mode: str, runs: int, workdir: Path) -> dict[str, float]:
     )
     with urllib.request.urlopen(request) as response:
         item_id = json.loads(response.read())["id"]
-    get = [STOCKROOM, "items", "get", item_id]
+    get = [stockroom, "items", "get", item_id]
     timed(get, env, workdir)  # fills the cache of the command's own modules
-    results = {
-        "stockroom --help": median_of(runs, lambda: timed([STOCKROOM, "--help"], env, workdir)),
-        "stockroom items get ID (server running)": median_of(
-            runs, lambda: timed(get, env, workdir)
-        ),
-    }
+    results: dict[str, float] = {}
+    for name, command in (
+        ("stockroom --help", [stockroom, "--help"]),
+        ("stockroom items get ID (server running)", get),
+    ):
+        wall, cpu = medians_of(runs, functools.partial(timed, command, env, workdir))
+        results[name] = wall
+        results[f"  {name.split(' (')[0]}: CPU time"] = cpu
     warm.stop()  # its PostgreSQL stops with it: each timed serve starts it again
 
     ready: list[float] = []
     phases: list[list[float]] = []
     for _ in range(runs):
-        serve = Serve(env, workdir)
+        serve = Serve(stockroom, env, workdir)
         ready.append(serve.wait_ready())
         serve.stop()
         phases.append(serve.phases())
@@ -172,12 +184,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=5, help="processes per measurement")
     parser.add_argument("--mode", choices=("with", "without", "both"), default="both")
+    parser.add_argument(
+        "--stockroom",
+        default=STOCKROOM,
+        help="the command to measure (default: this environment's); another checkout's "
+        ".venv/bin/stockroom compares the two in one session",
+    )
     args = parser.parse_args()
     modes = ("without", "with") if args.mode == "both" else (args.mode,)
     table: dict[str, dict[str, float]] = {}
     for mode in modes:
         with tempfile.TemporaryDirectory(prefix="stockroom-startup-") as workdir:
-            table[mode] = measure(mode, args.runs, Path(workdir))
+            table[mode] = measure(args.stockroom, mode, args.runs, Path(workdir))
     load = os.getloadavg()[0]
     print(f"median of {args.runs} runs; load average {load:.1f} on {os.cpu_count()} CPUs")
     print(f"| measurement | {' | '.join(f'{m} bytecode' for m in modes)} |")

@@ -8,8 +8,6 @@ import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from dependency_injector import providers
-
 from infrastructure.container import Container
 from infrastructure.settings import Settings
 
@@ -34,7 +32,9 @@ async def open_container(settings: Settings | None = None) -> AsyncIterator[Cont
     shut down on leaving: what a command or a script runs its use cases with."""
     container = Container()
     if settings is not None:
-        container.settings.override(providers.Object(settings))
+        # A plain value overrides as providers.Object(value); dependency-injector is not imported
+        # here, so that the container module loads it first (see there).
+        container.settings.override(settings)
     await init_container(container)
     try:
         yield container

@@ -5,6 +5,7 @@ The container and everything under it is imported when a command first needs it.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,6 +30,7 @@ def run_with_container(work: Callable[[Container], Coroutine[Any, Any, T]]) -> T
     from interfaces.lifecycle import open_container  # noqa: PLC0415
 
     settings = load_settings()
+    _collect_from_now_on()
 
     async def main() -> T:
         async with open_container(settings) as container:
@@ -36,3 +38,12 @@ def run_with_container(work: Callable[[Container], Coroutine[Any, Any, T]]) -> T
 
     with reported_failures():
         return asyncio.run(main())
+
+
+def _collect_from_now_on() -> None:
+    """Turn the garbage collector back on when the console script turned it off for loading
+    (interfaces/cli/main.py), leaving out of its walks everything loaded so far: the modules and
+    the settings live until exit."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()

@@ -1,16 +1,25 @@
 """`stockroom --help` and usage errors load only the command line: no database stack, no web
-framework, no settings, no container (what start-up time goes to when they are loaded)."""
+framework, no settings, no container (what start-up time goes to when they are loaded). A command
+on the catalog loads the container and the database stack, but still no web framework and no
+migration tool."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import uuid
 
 import pytest
 
+from tests.cli.helpers import TESTS
+from tests.servers import environment
+
 HEAVY = ("sqlalchemy", "asyncpg", "alembic", "fastapi", "pydantic_settings", "dependency_injector")
 OURS = ("infrastructure.container", "infrastructure.settings", "interfaces.http.app")
+#: What a catalog command does without: the web stack and the migration tool (when installed,
+#: dependency-injector alone would load the first four).
+SERVING_OR_MIGRATING = ("fastapi", "starlette", "werkzeug", "yaml", "uvicorn", "alembic")
 
 PROBE = """
 import json, sys
@@ -22,6 +31,22 @@ except SystemExit as exit:
     status = exit.code
 print(json.dumps({"status": status, "modules": sorted(sys.modules)}), file=sys.__stderr__)
 """
+
+
+def loaded_by(args: list[str], status: int, env: dict[str, str | None] | None = None) -> set[str]:
+    """The modules loaded by the end of `stockroom ARGS`, which must exit with `status`."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)],
+        env=environment(env or {}),
+        cwd=TESTS,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(result.stderr.strip().splitlines()[-1])
+    assert (report["status"], result.returncode) == (status, status), result.stderr
+    return set(report["modules"])
 
 
 @pytest.mark.parametrize(
@@ -37,15 +62,14 @@ print(json.dumps({"status": status, "modules": sorted(sys.modules)}), file=sys._
     ],
 )
 def test_help_and_usage_errors_load_no_heavy_module(args: list[str], status: int) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    report = json.loads(result.stderr.strip().splitlines()[-1])
-    assert report["status"] == status
-    loaded = set(report["modules"])
+    loaded = loaded_by(args, status)
     assert {m for m in loaded if m.split(".")[0] in HEAVY} == set()
     assert loaded.isdisjoint(OURS)
+
+
+def test_a_catalog_command_loads_no_web_framework_and_no_migration_tool(database_url: str) -> None:
+    missing = str(uuid.uuid4())
+    loaded = loaded_by(["items", "get", missing], 1, {"STOCKROOM_DATABASE_URL": database_url})
+    assert "infrastructure.container" in loaded  # it did reach the database
+    assert {m for m in loaded if m.split(".")[0] in SERVING_OR_MIGRATING} == set()
+    assert not any(m.startswith("interfaces.http") for m in loaded)
