@@ -49,7 +49,15 @@ from bench.http.processes import Client, Service, machine_busy_seconds, tree_cpu
 from bench.http.profiling import load as load_profile
 from bench.http.profiling import record as record_profile
 from bench.http.profiling import summary as profile_summary
-from bench.http.report import REFERENCE, SERVERS, STOCKROOM, Results, machine, render
+from bench.http.report import (
+    BASELINE,
+    REFERENCE,
+    SERVERS,
+    STOCKROOM,
+    Results,
+    machine,
+    render,
+)
 from bench.http.report import summarize_targets as missed_targets
 from bench.http.wrk import Endpoint, Wrk, WrkResult, endpoints, parse, require_wrk
 from tests.support.ports import free_port
@@ -106,6 +114,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="DIR",
         help="serve Stockroom's packages from DIR (e.g. `git archive REV | tar -x -C DIR`), "
         "not from the working tree; migrations still come from the working tree",
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        metavar="DIR",
+        help="also serve Stockroom's packages from DIR as a third server, interleaved with the "
+        "other two in every round, to compare two revisions on the same load (e.g. a change's "
+        "parent, from `git archive REV | tar -x -C DIR`)",
     )
     parser.add_argument(
         "--tracing-ratio",
@@ -246,15 +262,20 @@ class Bench:
             ),
             "reference": "bench/http/reference_server.py (Starlette + asyncpg pool 10-15 + orjson)",
         }
+        if args.baseline_tree is not None:
+            config["baseline"] = (
+                f"Stockroom from {args.baseline_tree}, served like Stockroom, in every round"
+            )
         results = Results(config=config, endpoints=self.endpoints, batch_size=BATCH_SIZE)
         results.page_ms, results.deep_row = page_ms, seeded.deep_row
         for name, service in servers.items():
             results.rss_idle[name] = service.rss_mib()
 
-        results.parity = self._parity(servers, deep_cursor)
-        self._count_statements(url, servers, results)
+        pair = {name: servers[name] for name in SERVERS}
+        results.parity = self._parity(pair, deep_cursor)
+        self._count_statements(url, pair, results)
         self._load(servers, results)
-        self._batch(servers, results)
+        self._batch(pair, results)
         if args.profile:
             self._profile(servers[STOCKROOM], results)
         config["took"] = f"{(time.monotonic() - started) / 60:.1f} min"
@@ -276,18 +297,16 @@ class Bench:
         if self.args.stockroom_tree is not None:
             env["PYTHONPATH"] = str(self.args.stockroom_tree.resolve())
         extras: tuple[str, ...] = ()
+        baseline = self.args.baseline_tree
         if self.args.tracing_ratio is not None:
             extras = ("otel",)
             env |= self._tracing_env(self.args.tracing_ratio)
         stockroom_port, reference_port = free_port(), free_port()
+        stockroom = str(production_install(self.workdir, extras))
+        envs = {BASELINE: {**env, "PYTHONPATH": str(baseline.resolve())}} if baseline else {}
         commands = {
             STOCKROOM: (
-                [
-                    str(production_install(self.workdir, extras)),
-                    "serve",
-                    "--port",
-                    str(stockroom_port),
-                ],
+                [stockroom, "serve", "--port", str(stockroom_port)],
                 stockroom_port,
                 "/health/ready",
             ),
@@ -304,6 +323,9 @@ class Bench:
                 "/health/live",
             ),
         }
+        if baseline is not None:
+            port = free_port()
+            commands[BASELINE] = ([stockroom, "serve", "--port", str(port)], port, "/health/ready")
         servers = {}
         for name, (command, port, ready) in commands.items():
             log(f"starting {name} on 127.0.0.1:{port}")
@@ -311,7 +333,7 @@ class Bench:
                 name,
                 command,
                 port=port,
-                env=env,
+                env=envs.get(name, env),
                 cwd=self.workdir,  # no stray .env from the repository
                 cpu=SERVER_CPU,
                 ready_path=ready,
@@ -457,8 +479,7 @@ class Bench:
     def _load(self, servers: dict[str, Service], results: Results) -> None:
         args = self.args
         for round_number in range(1, args.rounds + 1):
-            for name in SERVERS:
-                service = servers[name]
+            for name, service in servers.items():
                 for endpoint in self.endpoints:
                     self._wrk(service, endpoint, args.warmup)
                     result = self._wrk(service, endpoint, args.duration)
