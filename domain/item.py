@@ -108,9 +108,9 @@ class Item:
     updated_at: datetime
 
     @classmethod
-    def from_stored(  # noqa: PLR0913  (one parameter per field, as the constructor has)
+    def from_stored(
         cls,
-        id: UUID,  # noqa: A002  (the field's name)
+        id: UUID,
         sku: str,
         name: str,
         description: str | None,

@@ -17,16 +17,16 @@ ITEM_COLUMNS: Final[Sequence[ColumnElement[Any]]] = tuple(ITEMS.c[name] for name
 
 def standard_uuid(value: UUID) -> UUID:
     """The standard library's UUID of asyncpg's (its own subclass; the domain holds the former).
+
     Built from the 128-bit integer through the slots' own setters, without `UUID.__init__`,
-    whose argument parsing costs ten times as much: it runs for every row a list page maps (see
-    bench/README.md)."""
-    uuid = _new(UUID)
+    whose argument parsing costs about seven times as much: it runs for every row a list page
+    maps (see bench/README.md)."""
+    uuid = object.__new__(UUID)
     _SET_UUID_INT(uuid, value.int)
     _SET_UUID_IS_SAFE(uuid, SafeUUID.unknown)
     return uuid
 
 
-_new: Final = object.__new__
 # UUID refuses attribute assignment; its own __setstate__ sets these slots through
 # object.__setattr__, and their setters do the same without looking the name up.
 _SET_UUID_INT: Final = UUID.__dict__["int"].__set__
