@@ -247,7 +247,8 @@ class Bench:
             ),
             "load": (
                 f"wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + "
-                f"{args.duration:g} s per run, {args.rounds} rounds per server (A B A B …)"
+                f"{args.duration:g} s per run, {args.rounds} rounds, the servers alternating "
+                "endpoint by endpoint (A B A B …)"
             ),
             "Stockroom": (
                 "stockroom serve --port P (installed without the dev group, 1 worker, default "
@@ -478,9 +479,13 @@ class Bench:
 
     def _load(self, servers: dict[str, Service], results: Results) -> None:
         args = self.args
+        # Endpoint by endpoint, the servers one after the other (a baseline right after
+        # Stockroom): what is compared ran seconds apart, on the same machine's load.
+        order = [name for name in (STOCKROOM, BASELINE, REFERENCE) if name in servers]
         for round_number in range(1, args.rounds + 1):
-            for name, service in servers.items():
-                for endpoint in self.endpoints:
+            for endpoint in self.endpoints:
+                for name in order:
+                    service = servers[name]
                     self._wrk(service, endpoint, args.warmup)
                     result = self._wrk(service, endpoint, args.duration)
                     assert result is not None
@@ -493,7 +498,8 @@ class Bench:
                         f"({result.server_utilization:4.0%} busy)  "
                         f"other load {result.other_cores:.2f} cores  errors {result.errors}"
                     )
-                results.rss_after.setdefault(name, []).append(service.rss_mib())
+            for name in order:
+                results.rss_after.setdefault(name, []).append(servers[name].rss_mib())
                 log(f"round {round_number} {name}: RSS {results.rss_after[name][-1]:.1f} MiB")
 
     def _wrk(self, service: Service, endpoint: Endpoint, seconds: float) -> WrkResult | None:
