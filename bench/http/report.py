@@ -20,6 +20,8 @@ MAX_RSS_MIB = 90.0
 STOCKROOM = "stockroom"
 REFERENCE = "reference"
 SERVERS = (STOCKROOM, REFERENCE)
+#: Another revision of Stockroom, served alongside with --baseline-tree.
+BASELINE = "baseline"
 
 
 @dataclass
@@ -54,8 +56,8 @@ class Results:
     def flagged(self) -> list[str]:
         problems = [
             f"{server} {endpoint}: {self.errors(server, endpoint)} non-2xx or socket errors"
-            for server in SERVERS
-            for endpoint in self.runs.get(server, {})
+            for server in self.runs
+            for endpoint in self.runs[server]
             if self.errors(server, endpoint)
         ]
         return problems + [f"parity: {p}" for p in self.parity]
@@ -111,6 +113,39 @@ def main_table(results: Results) -> list[str]:
             f"| {_fmt(ratio, 2)} | {_ok(ratio >= MIN_RATIO)} | {_fmt(r_cpu / s_cpu, 2)} "
             f"| {_fmt(tail, 1)} | {_ok(tail <= MAX_P99_OVER_P50)} "
             f"| {results.errors(STOCKROOM, ep.key)} / {results.errors(REFERENCE, ep.key)} |"
+        )
+    return lines
+
+
+def baseline_table(results: Results) -> list[str]:
+    """Stockroom against the baseline revision, measured in the same rounds."""
+    if BASELINE not in results.runs:
+        return []
+    lines = [
+        "| endpoint | baseline CPU µs/req | Stockroom CPU µs/req | change "
+        "| change, median of rounds | baseline req/s | Stockroom req/s | baseline p99/p50 "
+        "| Stockroom p99/p50 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for ep in results.endpoints:
+
+        def m(server: str, attr: str, key: str = ep.key) -> float:
+            return results.median(server, key, attr)
+
+        before, after = m(BASELINE, "cpu_us_per_request"), m(STOCKROOM, "cpu_us_per_request")
+        tails = [m(s, "p99_ms") / m(s, "p50_ms") for s in (BASELINE, STOCKROOM)]
+        # Each round's pair ran back to back: the machine's drift between rounds cancels out.
+        pairs = zip(
+            results.runs[BASELINE].get(ep.key, []),
+            results.runs.get(STOCKROOM, {}).get(ep.key, []),
+            strict=False,
+        )
+        paired = [a.cpu_us_per_request / b.cpu_us_per_request - 1 for b, a in pairs]
+        lines.append(
+            f"| `{ep.label}` | {_fmt(before)} | {_fmt(after)} | {after / before - 1:+.1%} "
+            f"| {statistics.median(paired) if paired else float('nan'):+.1%} "
+            f"| {_fmt(m(BASELINE, 'rps'))} | {_fmt(m(STOCKROOM, 'rps'))} "
+            f"| {_fmt(tails[0], 1)} | {_fmt(tails[1], 1)} |"
         )
     return lines
 
@@ -203,8 +238,8 @@ def rounds_table(results: Results) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for ep in results.endpoints:
-        for server in SERVERS:
-            runs = results.runs.get(server, {}).get(ep.key, [])
+        for server in results.runs:
+            runs = results.runs[server].get(ep.key, [])
             if not runs:
                 continue
 
@@ -241,14 +276,14 @@ def render(results: Results) -> str:
         "| ≤ 90 MiB |",
         "|---|---:|---:|---:|:-:|",
     ]
-    for server in SERVERS:
-        if server not in rss_after:
-            continue
-        after = rss_after[server]
+    for server, after in rss_after.items():
         top = max(results.rss_after[server])
         ok = _ok(top <= MAX_RSS_MIB) if server == STOCKROOM else ""
         idle = results.rss_idle.get(server, float("nan"))
         out.append(f"| {server} | {idle:.1f} MiB | {after:.1f} MiB | {top:.1f} MiB | {ok} |")
+    if BASELINE in results.runs:
+        out += ["", "## Stockroom against the baseline (same rounds, medians)", ""]
+        out += baseline_table(results)
     out += ["", "## Statements per request (pg_stat_statements, sequential requests)", ""]
     out += statements_table(results)
     out += ["", "## Keyset depth", ""]

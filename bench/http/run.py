@@ -49,7 +49,15 @@ from bench.http.processes import Client, Service, machine_busy_seconds, tree_cpu
 from bench.http.profiling import load as load_profile
 from bench.http.profiling import record as record_profile
 from bench.http.profiling import summary as profile_summary
-from bench.http.report import REFERENCE, SERVERS, STOCKROOM, Results, machine, render
+from bench.http.report import (
+    BASELINE,
+    REFERENCE,
+    SERVERS,
+    STOCKROOM,
+    Results,
+    machine,
+    render,
+)
 from bench.http.report import summarize_targets as missed_targets
 from bench.http.wrk import Endpoint, Wrk, WrkResult, endpoints, parse, require_wrk
 from tests.support.ports import free_port
@@ -106,6 +114,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="DIR",
         help="serve Stockroom's packages from DIR (e.g. `git archive REV | tar -x -C DIR`), "
         "not from the working tree; migrations still come from the working tree",
+    )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        metavar="DIR",
+        help="also serve Stockroom's packages from DIR as a third server, interleaved with the "
+        "other two in every round, to compare two revisions on the same load (e.g. a change's "
+        "parent, from `git archive REV | tar -x -C DIR`)",
     )
     parser.add_argument(
         "--tracing-ratio",
@@ -231,7 +247,8 @@ class Bench:
             ),
             "load": (
                 f"wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + "
-                f"{args.duration:g} s per run, {args.rounds} rounds per server (A B A B …)"
+                f"{args.duration:g} s per run, {args.rounds} rounds, the servers alternating "
+                "endpoint by endpoint (A B A B …)"
             ),
             "Stockroom": (
                 "stockroom serve --port P (installed without the dev group, 1 worker, default "
@@ -246,15 +263,20 @@ class Bench:
             ),
             "reference": "bench/http/reference_server.py (Starlette + asyncpg pool 10-15 + orjson)",
         }
+        if args.baseline_tree is not None:
+            config["baseline"] = (
+                f"Stockroom from {args.baseline_tree}, served like Stockroom, in every round"
+            )
         results = Results(config=config, endpoints=self.endpoints, batch_size=BATCH_SIZE)
         results.page_ms, results.deep_row = page_ms, seeded.deep_row
         for name, service in servers.items():
             results.rss_idle[name] = service.rss_mib()
 
-        results.parity = self._parity(servers, deep_cursor)
-        self._count_statements(url, servers, results)
+        pair = {name: servers[name] for name in SERVERS}
+        results.parity = self._parity(pair, deep_cursor)
+        self._count_statements(url, pair, results)
         self._load(servers, results)
-        self._batch(servers, results)
+        self._batch(pair, results)
         if args.profile:
             self._profile(servers[STOCKROOM], results)
         config["took"] = f"{(time.monotonic() - started) / 60:.1f} min"
@@ -276,18 +298,16 @@ class Bench:
         if self.args.stockroom_tree is not None:
             env["PYTHONPATH"] = str(self.args.stockroom_tree.resolve())
         extras: tuple[str, ...] = ()
+        baseline = self.args.baseline_tree
         if self.args.tracing_ratio is not None:
             extras = ("otel",)
             env |= self._tracing_env(self.args.tracing_ratio)
         stockroom_port, reference_port = free_port(), free_port()
+        stockroom = str(production_install(self.workdir, extras))
+        envs = {BASELINE: {**env, "PYTHONPATH": str(baseline.resolve())}} if baseline else {}
         commands = {
             STOCKROOM: (
-                [
-                    str(production_install(self.workdir, extras)),
-                    "serve",
-                    "--port",
-                    str(stockroom_port),
-                ],
+                [stockroom, "serve", "--port", str(stockroom_port)],
                 stockroom_port,
                 "/health/ready",
             ),
@@ -304,6 +324,9 @@ class Bench:
                 "/health/live",
             ),
         }
+        if baseline is not None:
+            port = free_port()
+            commands[BASELINE] = ([stockroom, "serve", "--port", str(port)], port, "/health/ready")
         servers = {}
         for name, (command, port, ready) in commands.items():
             log(f"starting {name} on 127.0.0.1:{port}")
@@ -311,7 +334,7 @@ class Bench:
                 name,
                 command,
                 port=port,
-                env=env,
+                env=envs.get(name, env),
                 cwd=self.workdir,  # no stray .env from the repository
                 cpu=SERVER_CPU,
                 ready_path=ready,
@@ -456,10 +479,13 @@ class Bench:
 
     def _load(self, servers: dict[str, Service], results: Results) -> None:
         args = self.args
+        # Endpoint by endpoint, the servers one after the other (a baseline right after
+        # Stockroom): what is compared ran seconds apart, on the same machine's load.
+        order = [name for name in (STOCKROOM, BASELINE, REFERENCE) if name in servers]
         for round_number in range(1, args.rounds + 1):
-            for name in SERVERS:
-                service = servers[name]
-                for endpoint in self.endpoints:
+            for endpoint in self.endpoints:
+                for name in order:
+                    service = servers[name]
                     self._wrk(service, endpoint, args.warmup)
                     result = self._wrk(service, endpoint, args.duration)
                     assert result is not None
@@ -472,7 +498,8 @@ class Bench:
                         f"({result.server_utilization:4.0%} busy)  "
                         f"other load {result.other_cores:.2f} cores  errors {result.errors}"
                     )
-                results.rss_after.setdefault(name, []).append(service.rss_mib())
+            for name in order:
+                results.rss_after.setdefault(name, []).append(servers[name].rss_mib())
                 log(f"round {round_number} {name}: RSS {results.rss_after[name][-1]:.1f} MiB")
 
     def _wrk(self, service: Service, endpoint: Endpoint, seconds: float) -> WrkResult | None:

@@ -127,6 +127,9 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     if settings.cors_origins:
         app.add_middleware(ProblemCorsMiddleware, allow_origins=settings.cors_origins)
     app.add_middleware(EdgeMiddleware, metrics=http_metrics)
-    app.add_middleware(ConsistencyMiddleware)
+    if settings.replica_urls:
+        # Without standbys every read runs on the primary, which has every write: the session
+        # token would be read and never used, and none would be sent.
+        app.add_middleware(ConsistencyMiddleware)
     install_tracing(app)  # only when OTEL_* variables ask for it
     return app

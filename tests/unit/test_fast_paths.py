@@ -1,0 +1,110 @@
+"""The hot path's shortcuts give exactly what the long way gives: an item read from the database,
+its id, a request body's JSON and FastAPI's reading of its Content-Type."""
+
+from __future__ import annotations
+
+import dataclasses
+import email.message
+import json
+import pickle
+import re
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import asyncpg.pgproto.pgproto as pgproto
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.item import Item
+from infrastructure.db.mappers import row_to_item, standard_uuid
+from interfaces.http.exact_json import exact_json_loads, fastapi_reads_as_json
+
+AT = datetime(2026, 1, 2, 3, 4, 5, 600_000, tzinfo=UTC)
+VALUES = ("ABC-1", "Widget", None, Decimal("12.50"), 7, 3, AT, AT)
+
+
+def test_an_item_from_storage_is_the_item_the_constructor_builds() -> None:
+    item_id = uuid.uuid4()
+    stored = Item.from_stored(item_id, *VALUES)
+    built = Item(item_id, *VALUES)
+    assert stored == built
+    assert hash(stored) == hash(built)
+    assert dataclasses.astuple(stored) == dataclasses.astuple(built)
+    assert pickle.loads(pickle.dumps(stored)) == built
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stored.quantity = 8  # type: ignore[misc]
+
+
+def test_a_row_maps_to_an_item_with_the_standard_librarys_uuid() -> None:
+    text = "0192f0c1-7a2b-7c3d-8e4f-5a6b7c8d9e0f"
+    item = row_to_item((pgproto.UUID(text), *VALUES))
+    assert type(item.id) is uuid.UUID
+    assert item == Item(uuid.UUID(text), *VALUES)
+    assert (str(item.id), item.id.version, item.id.is_safe) == (text, 7, uuid.SafeUUID.unknown)
+    assert pickle.loads(pickle.dumps(item.id)) == uuid.UUID(text)
+
+
+@given(st.uuids())
+def test_the_standard_uuid_equals_the_one_parsed_from_text(value: uuid.UUID) -> None:
+    converted = standard_uuid(pgproto.UUID(str(value)))
+    assert (converted, hash(converted), repr(converted)) == (value, hash(value), repr(value))
+
+
+def _fastapi_reads_json(content_type: str) -> bool:
+    """FastAPI's own check (fastapi/routing.py)."""
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "Application/JSON; charset=utf-8",
+        "\tapplication/json ;",
+        "application/merge-patch+json",
+        "application/json/x",
+        "application//json",
+        "application /json",
+        "text/x+json",
+        "x+json",
+        "application/jsonx",
+        "",
+        "application/json\xa0",
+    ],
+)
+def test_the_content_type_is_read_as_fastapi_reads_it(content_type: str) -> None:
+    assert fastapi_reads_as_json(content_type) is _fastapi_reads_json(content_type)
+
+
+@given(
+    st.text(alphabet=st.characters(min_codepoint=9, max_codepoint=255, exclude_characters="\r\n"))
+)
+def test_any_content_type_is_read_as_fastapi_reads_it(content_type: str) -> None:
+    assert fastapi_reads_as_json(content_type) is _fastapi_reads_json(content_type)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "utf-32-le"])
+def test_a_body_is_parsed_as_json_loads_parses_it(encoding: str) -> None:
+    body = '{"price": 0.10000000000000001, "name": "Wídget", "n": [1e-400, 2]}'.encode(encoding)
+    parsed = exact_json_loads(body)
+    assert parsed == json.loads(body, parse_float=Decimal)
+    assert parsed["price"] == Decimal("0.10000000000000001")
+
+
+@pytest.mark.parametrize("body", [b"{bad", b"\xff\xfe", b"\xc4\xa0ee\xff", b""])
+def test_a_bad_body_fails_as_json_loads_fails(body: bytes) -> None:
+    try:
+        json.loads(body, parse_float=Decimal)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        expected = exc
+    else:
+        pytest.fail("json.loads accepted it")
+    with pytest.raises(type(expected), match="^" + re.escape(str(expected)) + "$"):
+        exact_json_loads(body)
