@@ -49,7 +49,7 @@ def exit_status(script: Callable[[], object]) -> int:
     with checked_stdout():
         try:
             script()
-            sys.stdout.flush()
+            sys.stdout.flush()  # here, so that failing to write what is still buffered is reported
         except BrokenPipeError:
             stop_writing_stdout()
             return CLOSED_PIPE
