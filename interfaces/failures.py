@@ -1,5 +1,6 @@
 """Expected failures of a command or a script: the one line each is reported with, and the quiet
-end when the reader of stdout has gone. Anything else is a bug, and keeps its traceback.
+end when the reader of stdout has gone; an output that cannot be written (OutputFailed) is one of
+them, never taken for the database. Anything else is a bug, and keeps its traceback.
 
 The exception classes are imported when a failure is classified, not when this module loads: a
 command's `--help` and usage errors must not pay for SQLAlchemy, asyncpg or the settings.
@@ -7,25 +8,111 @@ command's `--help` and usage errors must not pay for SQLAlchemy, asyncpg or the 
 
 from __future__ import annotations
 
+import io
 import os
 import sys
-from typing import Final
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Final
 
 from interfaces.terminal import plain
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 #: The status of a command whose reader went away (`... | head`): what a shell reports for a
 #: Unix tool ended by SIGPIPE (128 + 13), without dying of the signal so cleanup still runs.
 CLOSED_PIPE: Final = 141
 
 
+class OutputFailed(Exception):
+    """Writing stdout failed: the disk is full, an I/O error, the descriptor was closed.
+
+    Not an OSError: code that takes an OSError for the database going away (a connection
+    refused or reset) must never see one that came from the output.
+    """
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"cannot write the output: {error.strerror or error}")
+
+
+class _OutputFile(io.FileIO):
+    """Descriptor 1, whose failed writes raise OutputFailed (a closed pipe stays BrokenPipeError).
+
+    After the first failure the descriptor points at /dev/null: the output still buffered is
+    dropped by the flushes to come (the command's, the interpreter's at exit), which cannot fail
+    again and bury the one line the failure is reported with.
+    """
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        try:
+            return super().write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            _stop_writing(self.fileno())
+            raise OutputFailed(error) from error
+
+
+@contextmanager
+def checked_stdout() -> Iterator[None]:
+    """Within: `sys.stdout` raises OutputFailed when its output cannot be written.
+
+    A stdout closed when the process started (`>&-`) fails its first write with "Bad file
+    descriptor", as it fails in other Unix tools, rather than Python's silent None: descriptor 1
+    is held open read-only, which also keeps a file or socket opened later from taking its number.
+    A stdout replaced already (a test's capture) is left as it is.
+    """
+    previous = sys.stdout
+    if previous is not sys.__stdout__:
+        yield
+        return
+    like: dict[str, Any] = {}
+    if isinstance(previous, io.TextIOWrapper):
+        previous.flush()
+        like = {
+            "encoding": previous.encoding,
+            "errors": previous.errors,
+            "line_buffering": previous.line_buffering,
+            "write_through": previous.write_through,
+        }
+    else:  # None: closed when the process started
+        _hold_closed(1)
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(_OutputFile(1, "w", closefd=False)), **like)
+    try:
+        yield
+    finally:
+        sys.stdout = previous
+
+
+def _hold_closed(descriptor: int) -> None:
+    spare = os.open(os.devnull, os.O_RDONLY)  # writing to it fails with EBADF, as to a closed one
+    if spare != descriptor:
+        os.dup2(spare, descriptor)
+        os.close(spare)
+
+
 def say(message: str) -> None:
-    """One line on stderr, control characters neutralised."""
-    sys.stderr.write(plain(message) + "\n")
-    sys.stderr.flush()
+    """One line on stderr, control characters neutralised.
+
+    A stderr that is closed or fails (`2>/dev/full`) leaves nothing sensible to report on: the
+    line is dropped, the exit status still tells.
+    """
+    stream = sys.stderr
+    if stream is None:  # closed when the process started
+        return
+    try:
+        stream.write(plain(message) + "\n")
+        stream.flush()
+    except OSError:  # and the flushes at exit must not fail again: the interpreter would exit 120
+        _stop_writing(stream.fileno())
 
 
 def failure_message(exc: BaseException) -> str | None:
     """The line an expected failure is reported with; None for anything else."""
+    if isinstance(exc, OutputFailed):
+        return str(exc)
+
     from application.errors import ApplicationError, DataStoreUnavailable  # noqa: PLC0415
     from domain.errors import DomainError  # noqa: PLC0415
     from infrastructure.db.embedded import EmbeddedDatabaseError  # noqa: PLC0415
@@ -48,4 +135,10 @@ def failure_message(exc: BaseException) -> str | None:
 
 def stop_writing_stdout() -> None:
     """Point stdout at /dev/null, so that the interpreter's final flush cannot fail again."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _stop_writing(sys.stdout.fileno())
+
+
+def _stop_writing(descriptor: int) -> None:
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, descriptor)
+    os.close(null)

@@ -9,12 +9,19 @@ command line's one-line failures and exit statuses gets them from `exit_status`.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from infrastructure.container import Container
 from interfaces.configuration import ConfigurationError, load_configured_settings
-from interfaces.failures import CLOSED_PIPE, failure_message, say, stop_writing_stdout
+from interfaces.failures import (
+    CLOSED_PIPE,
+    checked_stdout,
+    failure_message,
+    say,
+    stop_writing_stdout,
+)
 from interfaces.lifecycle import open_container
 
 T = TypeVar("T")
@@ -33,20 +40,23 @@ def run_with_container(work: Callable[[Container], Coroutine[Any, Any, T]]) -> T
 
 def exit_status(script: Callable[[], object]) -> int:
     """Run `script`; return the status to exit with: 0 done; 1 an expected failure (database
-    unreachable, a domain error, ...) and 2 a bad setting, each reported as one `error: ...` line
-    on stderr; 141, quietly, when the reader of stdout has gone (`script.py | head`).
+    unreachable, a domain error, an output that cannot be written, ...) and 2 a bad setting, each
+    reported as one `error: ...` line on stderr; 141, quietly, when the reader of stdout has gone
+    (`script.py | head`).
 
     Anything else is a bug and propagates with its traceback.
     """
-    try:
-        script()
-    except BrokenPipeError:
-        stop_writing_stdout()
-        return CLOSED_PIPE
-    except Exception as exc:
-        message = failure_message(exc)
-        if message is None:
-            raise
-        say(f"error: {message}")
-        return 2 if isinstance(exc, ConfigurationError) else 1
+    with checked_stdout():
+        try:
+            script()
+            sys.stdout.flush()  # here, so that failing to write what is still buffered is reported
+        except BrokenPipeError:
+            stop_writing_stdout()
+            return CLOSED_PIPE
+        except Exception as exc:
+            message = failure_message(exc)
+            if message is None:
+                raise
+            say(f"error: {message}")
+            return 2 if isinstance(exc, ConfigurationError) else 1
     return 0

@@ -4,7 +4,8 @@ Loading it is cheap: each command imports what it needs when it runs, so `--help
 errors never load SQLAlchemy, FastAPI, the settings or the container (a test checks this).
 
 Usage errors exit 2: on a terminal in typer's box, otherwise as one `error: ...` line. A closed
-stdout (`... | head`) ends a command quietly with status 141, as it ends other Unix tools. A
+stdout (`... | head`) ends a command quietly with status 141, as it ends other Unix tools; an
+output that cannot be written (`>/dev/full`, `>&-`) is one `error: ...` line and status 1. A
 command's process ends without the interpreter's teardown (see `run`).
 """
 
@@ -23,7 +24,7 @@ import typer
 from interfaces.cli import db, items, keys
 from interfaces.cli.failures import closed_pipe
 from interfaces.cli.serve import serve
-from interfaces.failures import say
+from interfaces.failures import OutputFailed, checked_stdout, say
 
 app = typer.Typer(
     name="stockroom",
@@ -106,7 +107,8 @@ def run() -> None:
     # run_with_container turns it back on once the container is loaded; the commands that
     # never load it (db, keys, serve before it becomes the server) are short.
     gc.disable()
-    status.append(_status_of_command())
+    with checked_stdout():
+        status.append(_status_of_command())
     sys.exit(status[0])
 
 
@@ -120,6 +122,9 @@ def _status_of_command() -> int:
         return error.exit_code
     except typer.Abort:
         say("aborted")
+        return 1
+    except OutputFailed as error:  # raised outside a command too: `--help`, `--version`
+        say(f"error: {error}")
         return 1
     return status if isinstance(status, int) else 0
 

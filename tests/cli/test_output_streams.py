@@ -1,0 +1,85 @@
+"""An output that cannot be written (stdout closed, a full disk) ends a command or a script with one
+`error: cannot write the output: ...` line and status 1, as it ends other Unix tools: never a
+traceback, never "cannot reach the database". A stderr that fails only loses its lines."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from tests.cli.helpers import TESTS, ok, one_error_line
+from tests.servers import STOCKROOM, environment
+
+
+def run_to(
+    command: Sequence[str],
+    *,
+    stdout: IO[bytes] | None,
+    stderr: IO[bytes] | int = subprocess.PIPE,
+    url: str = "",
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        command,
+        stdout=stdout,
+        stderr=stderr,
+        env=environment({"STOCKROOM_DATABASE_URL": url}),
+        cwd=TESTS,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    result.stdout = ""  # the stream under test is not captured
+    return result
+
+
+def with_stdout_closed(*command: str) -> list[str]:
+    """`command` started with descriptor 1 closed, as `command >&-` starts it."""
+    return ["sh", "-c", 'exec "$@" >&-', "sh", *command]
+
+
+def add_item(url: str, sku: str) -> None:
+    ok("items", "add", "--sku", sku, "--name", "N", "--price", "1", "--quantity", "1", url=url)
+
+
+def test_help_into_a_closed_stdout_fails() -> None:
+    result = run_to(with_stdout_closed(STOCKROOM, "--help"), stdout=None)
+
+    assert one_error_line(result) == "error: cannot write the output: Bad file descriptor"
+
+
+def test_a_listing_into_a_closed_stdout_fails(database_url: str) -> None:
+    add_item(database_url, "closed-1")
+
+    result = run_to(with_stdout_closed(STOCKROOM, "items", "list"), stdout=None, url=database_url)
+
+    assert one_error_line(result) == "error: cannot write the output: Bad file descriptor"
+
+
+def test_a_full_disk_is_an_output_failure_not_the_database(database_url: str) -> None:
+    add_item(database_url, "full-1")
+    script = str(TESTS.parent / "scripts" / "restock.py")
+
+    with open("/dev/full", "wb") as full:
+        listing = run_to([STOCKROOM, "items", "list", "--json"], stdout=full, url=database_url)
+        restock = run_to(
+            [sys.executable, script, "--below", "5", "--to", "9", "--dry-run"],
+            stdout=full,
+            url=database_url,
+        )
+
+    for result in (listing, restock):
+        assert one_error_line(result) == "error: cannot write the output: No space left on device"
+
+
+def test_a_failing_stderr_loses_its_lines_not_the_status(database_url: str) -> None:
+    add_item(database_url, "stderr-1")
+    export = [STOCKROOM, "items", "export", "-", "--format", "csv"]  # "exported 1 items" on stderr
+
+    with open("/dev/full", "wb") as full, open(os.devnull, "wb") as null:
+        exported = run_to(export, stdout=null, stderr=full, url=database_url)
+        failed = run_to(export, stdout=full, stderr=full, url=database_url)
+
+    assert (exported.returncode, failed.returncode) == (0, 1)
