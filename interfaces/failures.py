@@ -26,7 +26,7 @@ CLOSED_PIPE: Final = 141
 
 
 class OutputFailed(Exception):
-    """Writing stdout failed: the disk is full, an I/O error, the descriptor was closed.
+    """Writing the output failed: the disk is full, an I/O error, the descriptor was closed.
 
     Not an OSError: code that takes an OSError for the database going away (a connection
     refused or reset) must never see one that came from the output.
@@ -36,8 +36,9 @@ class OutputFailed(Exception):
         super().__init__(f"cannot write the output: {error.strerror or error}")
 
 
-class _OutputFile(io.FileIO):
-    """Descriptor 1, whose failed writes raise OutputFailed (a closed pipe stays BrokenPipeError).
+class OutputFile(io.FileIO):
+    """A descriptor written as a command's output (stdout, an export's file), whose failed writes
+    raise OutputFailed (a closed pipe stays BrokenPipeError).
 
     After the first failure the descriptor points at /dev/null: the output still buffered is
     dropped by the flushes to come (the command's, the interpreter's at exit), which cannot fail
@@ -78,7 +79,7 @@ def checked_stdout() -> Iterator[None]:
         }
     else:  # None: closed when the process started
         _hold_closed(1)
-    sys.stdout = io.TextIOWrapper(io.BufferedWriter(_OutputFile(1, "w", closefd=False)), **like)
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(OutputFile(1, "w", closefd=False)), **like)
     try:
         yield
     finally:

@@ -30,6 +30,7 @@ import orjson
 
 from application.use_cases.import_items import SourceRow
 from domain.item import READ_ONLY_FIELDS, WRITABLE_FIELDS, Item
+from interfaces.failures import OutputFile
 from interfaces.presenters import CSV_COLUMNS, item_csv_row, item_json
 
 if TYPE_CHECKING:
@@ -217,7 +218,8 @@ def replaced_atomically(path: Path) -> Iterator[IO[bytes]]:
     """A stream that becomes `path` only once the block succeeds: no half-written exports."""
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as stream:
+        # A write that fails (a full disk) is the output's failure, never the database's.
+        with io.BufferedWriter(OutputFile(fd, "w")) as stream:
             yield stream
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)

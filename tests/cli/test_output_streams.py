@@ -5,9 +5,12 @@ traceback, never "cannot reach the database". A stderr that fails only loses its
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO
 
 from tests.cli.helpers import TESTS, ok, one_error_line
@@ -83,3 +86,30 @@ def test_a_failing_stderr_loses_its_lines_not_the_status(database_url: str) -> N
         failed = run_to(export, stdout=full, stderr=full, url=database_url)
 
     assert (exported.returncode, failed.returncode) == (0, 1)
+
+
+def _files_of_at_most_16_bytes() -> None:
+    """In the child: a write past 16 bytes fails with EFBIG (SIGXFSZ ignored, not fatal)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+
+
+def test_an_export_file_that_cannot_be_written_is_an_output_failure(
+    database_url: str, tmp_path: Path
+) -> None:
+    add_item(database_url, "file-1")
+    target = tmp_path / "items.csv"
+
+    result = subprocess.run(
+        [STOCKROOM, "items", "export", str(target), "--format", "csv"],
+        capture_output=True,
+        env=environment({"STOCKROOM_DATABASE_URL": database_url}),
+        cwd=TESTS,
+        text=True,
+        timeout=180,
+        check=False,
+        preexec_fn=_files_of_at_most_16_bytes,
+    )
+
+    assert one_error_line(result) == "error: cannot write the output: File too large"
+    assert list(tmp_path.iterdir()) == []  # neither the export nor its partial file
