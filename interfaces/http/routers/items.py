@@ -133,16 +133,16 @@ def _created_all(items: list[Item]) -> Response:
 async def list_items(
     request: Request,
     list_page: ListItemsDep,
-    params: Annotated[ListParameters, Query()],
+    given: Annotated[ListParameters, Query()],
 ) -> Response:
     query = ListQuery.parse(
-        limit=params.limit,
-        sort=params.sort,
-        cursor=params.cursor,
-        q=params.q,
-        min_price=params.min_price,
-        max_price=params.max_price,
-        in_stock=params.in_stock,
+        limit=given.limit,
+        sort=given.sort,
+        cursor=given.cursor,
+        q=given.q,
+        min_price=given.min_price,
+        max_price=given.max_price,
+        in_stock=given.in_stock,
     )
     page = await list_page(query)
     headers = {}
