@@ -95,6 +95,11 @@ def build_engine(
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout,
         pool_recycle=1800,
+        # Nothing to reset on return: the unit of work ends its own transaction on the driver
+        # (SQLAlchemy's rollback-on-return only ends transactions SQLAlchemy began, and a
+        # SQLAlchemy connection rolls those back itself when closed). So returning a
+        # connection never awaits unless it closes it (see unit_of_work.py).
+        pool_reset_on_return=None,
         connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "invalidate", _abort_invalidated)

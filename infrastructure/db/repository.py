@@ -280,8 +280,16 @@ class SqlItemRepository:
         connection = await self._driver(write=True)
         try:
             with unavailable_on_outage():
-                async with connection.transaction():
-                    return await connection.fetchrow(statement.sql, *statement.args(values))
+                # Plain statements: the unit of work's transaction is not asyncpg's object, so
+                # asyncpg's nested `transaction()` would refuse to make the savepoint.
+                await connection.execute("SAVEPOINT sku_update")
+                try:
+                    row = await connection.fetchrow(statement.sql, *statement.args(values))
+                except BaseException:
+                    await connection.execute("ROLLBACK TO SAVEPOINT sku_update")
+                    raise
+                await connection.execute("RELEASE SAVEPOINT sku_update")
+                return row
         except asyncpg.UniqueViolationError as error:
             if violated_constraint(error) == SKU_UNIQUE:
                 raise DuplicateSku(sku) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 
 import pytest
 from sqlalchemy import text
@@ -55,6 +56,30 @@ async def test_every_unit_hands_its_connection_back_to_the_pool(
         assert not driver.is_in_transaction()
     assert isinstance(engine.pool, QueuePool)
     assert engine.pool.checkedout() == 0
+
+
+async def test_an_overflow_connection_returned_to_a_full_pool_is_closed(
+    database_url: str, settings: Settings
+) -> None:
+    """Returning a connection to a full pool closes it, which awaits (unit_of_work.py hands
+    the others back without a greenlet): with one overflow connection, two units that end
+    together leave one connection open on the server, not two."""
+    sized = settings.model_copy(update={"pool_size": 1, "pool_max_overflow": 1})
+    engine = build_engine(database_url, sized, application_name="uow-overflow")
+    count_open = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'uow-overflow'"
+    )
+    try:
+        async with AsyncExitStack() as units:
+            for _ in range(2):  # each in a transaction on a connection of its own
+                uow = await units.enter_async_context(SqlUnitOfWork(engine))
+                await uow.driver(write=True)
+        assert isinstance(engine.pool, QueuePool)
+        assert (engine.pool.checkedout(), engine.pool.checkedin()) == (0, 1)
+        async with engine.connect() as connection:  # the pooled one: it counts itself
+            assert (await connection.execute(count_open)).scalar_one() == 1
+    finally:
+        await engine.dispose()
 
 
 async def test_behind_pgbouncer_every_unit_sets_its_timeouts_in_its_own_transaction(
