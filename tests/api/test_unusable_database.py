@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 
@@ -65,16 +66,19 @@ async def test_a_missing_database_is_503_until_created_and_migrated(
     secret = url.split(":")[2].split("@")[0]
     async for client in client_with(url, connect_timeout=2):
         await assert_unusable(client, "does not exist", capsys, secret)
-        admin(pg_server, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(fresh_name)))
+        # Blocking calls run off the event loop, where the app's background purge may hold a
+        # lock mid-transaction: on the loop, a statement waiting for it would wait forever.
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(fresh_name))
+        await asyncio.to_thread(admin, pg_server, create)
         await assert_unusable(client, "schema is missing", capsys, secret)
-        migrator.upgrade(url, migrator.revisions()[0])
+        await asyncio.to_thread(migrator.upgrade, url, migrator.revisions()[0])
         if len(migrator.revisions()) > 1:
             ready = assert_problem(await client.get("/health/ready"), 503)
             assert "behind the migrations' head" in ready["detail"]
             # The first revision has no idempotency table: a keyed write cannot be served.
             keyed = await client.post("/v1/items", json=ITEM, headers={"Idempotency-Key": "k"})
             assert_problem(keyed, 503)
-        migrator.upgrade(url)
+        await asyncio.to_thread(migrator.upgrade, url)
         await assert_serving(client)
 
 
@@ -101,12 +105,10 @@ async def test_refused_credentials_are_503_until_the_password_is_fixed(
             with_credentials(pg_server.url_for(fresh_name), role, wrong), connect_timeout=2
         ):
             await assert_unusable(client, "authentication failed", capsys, wrong)
-            admin(
-                pg_server,
-                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    sql.Identifier(role), sql.Literal(wrong)
-                ),
+            fix = sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(wrong)
             )
+            await asyncio.to_thread(admin, pg_server, fix)
             await assert_serving(client)
     finally:
         pg_server.drop_database(fresh_name)
