@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import compileall
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -46,6 +47,19 @@ def _state_dir(config: pytest.Config) -> Path:
     if _is_worker(config):
         return Path(config.workerinput[_WORKER_STATE_DIR])  # type: ignore[attr-defined]
     return config.stash[_STATE_DIR]
+
+
+#: xdist workers per logical CPU. Many tests spend most of their time waiting on processes they
+#: started (a server draining, a balancer's health checks, a standby replaying): with one worker
+#: per CPU those waits leave the CPUs idle. Measured on 2 CPUs: 118 s with 2 workers, 111 s with
+#: 3, 102 s with 4.
+WORKERS_PER_CPU: Final = 2
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    return WORKERS_PER_CPU * len(os.sched_getaffinity(0))
 
 
 def pytest_configure(config: pytest.Config) -> None:
