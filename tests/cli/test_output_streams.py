@@ -9,7 +9,7 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -20,9 +20,10 @@ from tests.servers import STOCKROOM, environment
 def run_to(
     command: Sequence[str],
     *,
-    stdout: IO[bytes] | None,
+    stdout: IO[bytes] | int | None,
     stderr: IO[bytes] | int = subprocess.PIPE,
     url: str = "",
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         command,
@@ -33,6 +34,7 @@ def run_to(
         text=True,
         timeout=180,
         check=False,
+        preexec_fn=preexec_fn,
     )
     result.stdout = ""  # the stream under test is not captured
     return result
@@ -100,14 +102,10 @@ def test_an_export_file_that_cannot_be_written_is_an_output_failure(
     add_item(database_url, "file-1")
     target = tmp_path / "items.csv"
 
-    result = subprocess.run(
+    result = run_to(
         [STOCKROOM, "items", "export", str(target), "--format", "csv"],
-        capture_output=True,
-        env=environment({"STOCKROOM_DATABASE_URL": database_url}),
-        cwd=TESTS,
-        text=True,
-        timeout=180,
-        check=False,
+        stdout=subprocess.DEVNULL,
+        url=database_url,
         preexec_fn=_files_of_at_most_16_bytes,
     )
 

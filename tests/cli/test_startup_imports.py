@@ -6,14 +6,12 @@ migration tool."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import uuid
 
 import pytest
 
-from tests.cli.helpers import TESTS
-from tests.servers import environment
+from tests.cli.helpers import run_command
 
 HEAVY = ("sqlalchemy", "asyncpg", "alembic", "fastapi", "pydantic_settings", "dependency_injector")
 OURS = ("infrastructure.container", "infrastructure.settings", "interfaces.http.app")
@@ -35,15 +33,7 @@ print(json.dumps({"status": status, "modules": sorted(sys.modules)}), file=sys._
 
 def loaded_by(args: list[str], status: int, env: dict[str, str | None] | None = None) -> set[str]:
     """The modules loaded by the end of `stockroom ARGS`, which must exit with `status`."""
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(args)],
-        env=environment(env or {}),
-        cwd=TESTS,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_command([sys.executable, "-c", PROBE, json.dumps(args)], env=env)
     report = json.loads(result.stderr.strip().splitlines()[-1])
     assert (report["status"], result.returncode) == (status, status), result.stderr
     return set(report["modules"])
