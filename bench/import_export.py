@@ -1,20 +1,10 @@
-"""Benchmark of `stockroom items import` and `export`: measured here, never in the tests.
+"""`stockroom items import` against `psql \\copy`, and the memory `stockroom items export` holds.
 
-    uv run python -m bench.import_export                 # a throwaway PostgreSQL (initdb/pg_ctl)
+    uv run python -m bench.import_export [--rows 100000] [--export-rows 1000000] [--repeat 2]
     BENCH_DATABASE_URL=postgresql://u:pw@host/db uv run python -m bench.import_export
 
-1. Import: the same 100,000 rows are loaded into the same (truncated) `items` table twice, by
-   `stockroom items import FILE.csv` and by `psql -c "\\copy items(...) from FILE"` (the floor:
-   the server's own bulk path, with id, version and timestamps precomputed in its CSV). Both are
-   timed as whole commands (process start included) and the ratio of their rows/s is reported
-   (target: import >= 0.1 x \\copy).
-2. Export: 1,000,000 rows are seeded with one INSERT ... SELECT generate_series, then
-   `stockroom items export` writes them to a file while the process's RSS is sampled; the growth
-   from the first page written to the peak is reported (target < 50 MB: nothing accumulates).
-
-The throwaway server needs PostgreSQL's initdb, pg_ctl and psql (tests/support/cluster.py finds
-them); as root the server runs as the `postgres` OS user. BENCH_DATABASE_URL must name a database
-the benchmark may migrate and TRUNCATE (it is emptied at the end).
+BENCH_DATABASE_URL names a database the benchmark may migrate and TRUNCATE; by default it uses a
+throwaway cluster (tests/support/cluster.py).
 """
 
 from __future__ import annotations
@@ -52,9 +42,6 @@ class Database:
     asyncpg: str  # for stockroom
 
 
-# --- the database ----------------------------------------------------------------------------
-
-
 @contextmanager
 def throwaway_postgres() -> Iterator[Database]:
     with throwaway_cluster("stockroom-bench-") as cluster:
@@ -70,24 +57,15 @@ def given_database(url: str) -> Iterator[Database]:
     )
 
 
-def sql(db: Database, statement: str) -> None:
+def sql(db: Database, statement: str) -> object:
     with psycopg.connect(db.libpq, autocommit=True) as conn:
-        conn.execute(statement)
+        cursor = conn.execute(statement)
+        row = cursor.fetchone() if cursor.description else None
+    return row[0] if row else None
 
 
 def count(db: Database) -> int:
-    with psycopg.connect(db.libpq) as conn:
-        row = conn.execute("SELECT count(*) FROM items").fetchone()
-    return int(row[0]) if row else 0
-
-
-def server_version(db: Database) -> str:
-    with psycopg.connect(db.libpq) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    return str(row[0]) if row else "?"
-
-
-# --- import ----------------------------------------------------------------------------------
+    return int(str(sql(db, "SELECT count(*) FROM items")))
 
 
 def write_import_files(directory: Path, rows: int) -> tuple[Path, Path]:
@@ -139,9 +117,6 @@ def bench_import(db: Database, directory: Path, rows: int, repeat: int) -> dict[
         assert count(db) == rows, "\\copy stored a different number of rows"
     sql(db, "TRUNCATE items")
     return {"import_s": min(imports), "copy_s": min(copies), "startup_s": startup}
-
-
-# --- export ----------------------------------------------------------------------------------
 
 
 def seed(db: Database, rows: int) -> None:
@@ -212,9 +187,6 @@ def bench_export(db: Database, directory: Path, rows: int, fmt: str) -> dict[str
     }
 
 
-# --- report ----------------------------------------------------------------------------------
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=100_000, help="rows to import")
@@ -230,7 +202,7 @@ def main() -> None:
         directory = Path(tmp)
         migrator.upgrade(db.asyncpg)
         sql(db, "TRUNCATE items")
-        version = server_version(db)
+        version = sql(db, "SHOW server_version")
         print(f"PostgreSQL {version}, {os.cpu_count()} CPUs", file=sys.stderr)
         print(f"import of {args.rows:,} rows ...", file=sys.stderr)
         imp = bench_import(db, directory, args.rows, args.repeat)

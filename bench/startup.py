@@ -1,26 +1,12 @@
-"""Start-up benchmark of the `stockroom` command: what a person waits for before anything happens.
+"""Start-up of the `stockroom` command: what a person waits for before anything happens.
 
-    uv run python -m bench.startup              # 5 runs of each, with and without bytecode
-    uv run python -m bench.startup --runs 9 --mode with
-    uv run python -m bench.startup --mode with --stockroom ../main/.venv/bin/stockroom
+    uv run python -m bench.startup [--runs 5] [--mode with|without|both] [--stockroom PATH]
 
-Three measurements, each the median wall time of `--runs` processes, on the embedded default
-(a data directory made under a temporary directory, created and migrated before timing):
-
-1. `stockroom --help`, and the CPU time (user + system) its process used;
-2. `stockroom items get ID` while a `stockroom serve` keeps the embedded PostgreSQL running, and
-   its CPU time (on a loaded machine the wall time grows with the load, the CPU time much less);
-3. `stockroom serve` until `/health/ready` answers 200, on a warm data directory (created and
-   migrated, its PostgreSQL stopped), with the phases read from its JSON log: the command itself
-   (imports, settings, address check, starting the database, checking the migrations) up to
-   "embedded PostgreSQL ready", then the server process (exec, imports, attaching to the database,
-   building the app) up to uvicorn's "Started server process", then start-up and the first bind
-   up to "Uvicorn running", then the first ready answer.
-
-"without" bytecode is this machine's default: PYTHONDONTWRITEBYTECODE=1, so every module without
-a compiled file next to it (the project, and site-packages unless the install compiled it) is
-compiled again by every process. "with" gives each process a cache of compiled files
-(PYTHONPYCACHEPREFIX, filled by one untimed run first), as an install that compiles bytecode does.
+On the embedded default, medians of `--runs` processes: `stockroom --help`; `stockroom items get
+ID` while a `stockroom serve` keeps the embedded PostgreSQL running; `stockroom serve` until
+/health/ready answers, with its phases read from its JSON log. "without" bytecode: every process
+compiles the modules that have no compiled file (PYTHONDONTWRITEBYTECODE=1); "with": a filled
+PYTHONPYCACHEPREFIX, as an install that compiles bytecode.
 """
 
 from __future__ import annotations
@@ -96,7 +82,7 @@ class Serve:
         for line in self.log.read_text().splitlines():
             try:
                 record = json.loads(line)
-            except ValueError:  # an older build's plain-text line: that phase is not timed
+            except ValueError:  # an older build's plain-text line
                 continue
             for _, prefix in PHASES:
                 if record["event"].startswith(prefix) and prefix not in stamps:
@@ -184,12 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=5, help="processes per measurement")
     parser.add_argument("--mode", choices=("with", "without", "both"), default="both")
-    parser.add_argument(
-        "--stockroom",
-        default=STOCKROOM,
-        help="the command to measure (default: this environment's); another checkout's "
-        ".venv/bin/stockroom compares the two in one session",
-    )
+    parser.add_argument("--stockroom", default=STOCKROOM, help="another checkout's command")
     args = parser.parse_args()
     modes = ("without", "with") if args.mode == "both" else (args.mode,)
     table: dict[str, dict[str, float]] = {}

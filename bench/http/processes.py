@@ -1,4 +1,4 @@
-"""Server processes under test (pinned to a CPU), their memory, and a small HTTP client."""
+"""Server processes under test, pinned to a CPU, and a small keep-alive HTTP client."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ _TICK: Final = os.sysconf("SC_CLK_TCK")
 
 
 class Service:
-    """A server process in its own session (Ctrl-C reaches us, not it: we stop it ourselves)."""
+    """A server in its own session: Ctrl-C reaches the benchmark, which stops it."""
 
     def __init__(
         self,
@@ -30,9 +30,7 @@ class Service:
         cpu: str,
         ready_path: str,
     ) -> None:
-        self.name = name
-        self.port = port
-        self.ready_path = ready_path
+        self.name, self.port, self.ready_path = name, port, ready_path
         self.log = cwd / f"{name}.log"
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
@@ -69,7 +67,6 @@ class Service:
         return tree_cpu_seconds(self.pid)
 
     def rss_mib(self) -> float:
-        """Resident memory of the process and its descendants, in MiB."""
         return sum(_rss_kib(pid) for pid in _tree(self.pid)) / 1024
 
     def stop(self) -> None:
@@ -88,52 +85,34 @@ class Service:
         return self.log.read_text(errors="replace")[-6000:]
 
 
-def _children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    return children
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def _tree(pid: int) -> list[int]:
-    children = _children()
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            children.setdefault(int(_stat(int(entry))[1]), []).append(int(entry))
+        except OSError:
+            continue
     tree, todo = [], [pid]
     while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(children.get(current, []))
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
     return tree
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its descendants, the exited ones included.
-
-    Exited children count through their parent's cutime/cstime once it has reaped them (the
-    postmaster reaps every backend a connection pool closed).
-    """
+    """User + system CPU of a process and its descendants, the reaped ones included."""
     ticks = 0
     for member in _tree(pid):
         try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(member)
         except OSError:
             continue
-        # utime, stime, cutime, cstime: fields 14 to 17 of /proc/PID/stat
-        ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
     return ticks / _TICK
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all cores spent on anything but idle and iowait since boot."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / _TICK
 
 
 def _rss_kib(pid: int) -> int:
@@ -153,29 +132,18 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
 
     def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        headers: Mapping[str, str] | None = None,
+        self, method: str, path: str, body: Any = None
     ) -> tuple[int, dict[str, str], bytes]:
-        all_headers = dict(headers or {})
-        payload = None
-        if body is not None:
-            payload = orjson.dumps(body)
-            all_headers.setdefault("Content-Type", "application/json")
+        payload = None if body is None else orjson.dumps(body)
+        headers = {} if body is None else {"Content-Type": "application/json"}
         try:
-            self.conn.request(method, path, body=payload, headers=all_headers)
+            self.conn.request(method, path, body=payload, headers=headers)
             response = self.conn.getresponse()
             data = response.read()
         except (http.client.HTTPException, OSError):
             self.conn.close()
             raise
         return response.status, {k.lower(): v for k, v in response.getheaders()}, data
-
-    def json(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        status, _, data = self.request(method, path, body)
-        return status, orjson.loads(data) if data else None
 
     def close(self) -> None:
         self.conn.close()

@@ -1,22 +1,21 @@
-"""The HTTP benchmark: `stockroom serve` against a raw-asyncpg reference server.
+"""The HTTP benchmark: `stockroom serve` against a raw-asyncpg reference server, under wrk.
 
-    uv run python -m bench.http.run [--rows 100000] [--duration 10] [--rounds 3] [--connections 32]
+    uv run python -m bench.http.run [--rows 100000] [--duration 10] [--rounds 3]
+                                    [--baseline-tree DIR]
 
-Starts a throwaway PostgreSQL 15 (or uses BENCH_DATABASE_URL, whose items are deleted), migrates
-and seeds it, starts Stockroom (one worker) and the reference server (reference_server.py), each
-pinned to CPU 0 while PostgreSQL and wrk share CPU 1, checks that both answer with the same JSON,
-counts the SQL statements per request, then drives every endpoint with wrk, the two servers
-interleaved in rounds, and measures a 1000-item batch create. Writes the markdown report to stdout
-and bench/results/latest.md; with --profile, also py-spy profiles of Stockroom under load.
+A throwaway PostgreSQL 15, migrated and seeded; Stockroom installed as deployed (one worker) and
+the reference server (reference_server.py) pinned to CPU 0, PostgreSQL and wrk on CPU 1. After
+checking that both answer alike, wrk drives every endpoint, the servers one after the other
+endpoint by endpoint in each round. With --baseline-tree, another revision of Stockroom runs as a
+third server in the same rounds. The markdown report goes to stdout and bench/results/latest.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
-import resource
-import secrets
 import shutil
 import signal
 import statistics
@@ -24,8 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,44 +31,22 @@ from typing import Any, Final, NoReturn
 
 import orjson
 
-from bench.http.database import (
-    Database,
-    SessionCounter,
-    StatementCounter,
-    enable_statement_stats,
-    page_execution_ms,
-    prepare_external,
-    seed,
-    server_settings,
-    service_url,
-    throwaway_database,
-)
-from bench.http.processes import Client, Service, machine_busy_seconds, tree_cpu_seconds
-from bench.http.profiling import load as load_profile
-from bench.http.profiling import record as record_profile
-from bench.http.profiling import summary as profile_summary
-from bench.http.report import (
-    BASELINE,
-    REFERENCE,
-    SERVERS,
-    STOCKROOM,
-    Results,
-    machine,
-    render,
-)
-from bench.http.report import summarize_targets as missed_targets
-from bench.http.wrk import Endpoint, Wrk, WrkResult, endpoints, parse, require_wrk
+from bench.http.database import Seed, seed, throwaway_database
+from bench.http.processes import Client, Service
+from bench.http.wrk import Endpoint, Wrk, WrkResult, endpoints, require_wrk
 from tests.support.ports import free_port
 
 HERE: Final = Path(__file__).resolve().parent
 REPO: Final = HERE.parents[1]
-RESULTS_DIR: Final = REPO / "bench" / "results"
 SERVER_CPU: Final = "0"
 LOAD_CPU: Final = "1"
-DEEP_ROWS: Final = 1_000_000
-BATCH_SIZE: Final = 1000
-#: The endpoints py-spy profiles with --profile.
-PROFILED: Final = ("get", "list", "patch", "adjust", "create")
+STOCKROOM, BASELINE, REFERENCE = "stockroom", "baseline", "reference"
+#: Stockroom's requests/s over the reference's; the list pages, one statement and fifty items
+#: rendered, are where the reference's lead should be smallest.
+MIN_RATIO, MIN_LIST_RATIO = 0.35, 0.45
+MAX_P99_OVER_P50: Final = 3.0
+
+Runs = dict[str, dict[str, list[WrkResult]]]
 
 
 def log(message: str) -> None:
@@ -78,536 +54,245 @@ def log(message: str) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Stockroom vs a raw-asyncpg reference server, under wrk."
-    )
+    parser = argparse.ArgumentParser(description="Stockroom vs a raw-asyncpg reference, under wrk")
     parser.add_argument("--rows", type=int, default=100_000, help="items to seed")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per server (interleaved)")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
-    parser.add_argument("--threads", type=int, default=1, help="wrk threads (it has one core)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before each run")
-    parser.add_argument(
-        "--deep", action="store_true", help=f"seed {DEEP_ROWS:,} rows (keyset depth at 1M)"
-    )
-    parser.add_argument(
-        "--endpoints", default="", help="comma-separated subset: get,list,list_deep,…"
-    )
-    parser.add_argument("--count-requests", type=int, default=100, help="per endpoint")
-    parser.add_argument("--batch-requests", type=int, default=5, help="measured batch requests")
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="py-spy Stockroom on GET, the list page, PATCH, adjust, POST",
-    )
-    parser.add_argument("--profile-seconds", type=int, default=10)
-    parser.add_argument(
-        "--stockroom-env",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="extra environment for stockroom serve, e.g. STOCKROOM_LOG_LEVEL=WARNING",
-    )
-    parser.add_argument(
-        "--stockroom-tree",
-        type=Path,
-        metavar="DIR",
-        help="serve Stockroom's packages from DIR (e.g. `git archive REV | tar -x -C DIR`), "
-        "not from the working tree; migrations still come from the working tree",
-    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, the servers interleaved")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--endpoints", default="", help="a subset: get,list,list_deep,…")
     parser.add_argument(
         "--baseline-tree",
         type=Path,
         metavar="DIR",
-        help="also serve Stockroom's packages from DIR as a third server, interleaved with the "
-        "other two in every round, to compare two revisions on the same load (e.g. a change's "
-        "parent, from `git archive REV | tar -x -C DIR`)",
+        help="also serve Stockroom's packages from DIR (`git archive REV | tar -x -C DIR`) in "
+        "every round: a change against its parent on the same load",
     )
-    parser.add_argument(
-        "--tracing-ratio",
-        type=float,
-        metavar="R",
-        help="serve Stockroom with OpenTelemetry tracing on (the otel extra installed), sampling "
-        "a fraction R of requests, exporting OTLP/HTTP to a local stand-in collector",
-    )
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.md")
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "latest.md")
     args = parser.parse_args(argv)
-    if args.deep:
-        args.rows = max(args.rows, DEEP_ROWS)
     if args.rows < 1000:
         parser.error("--rows must be at least 1000")
-    if any("=" not in item for item in args.stockroom_env):
-        parser.error("--stockroom-env takes NAME=VALUE")
-    if args.connections < args.threads:
-        parser.error("--connections must be at least --threads")
-    if args.tracing_ratio is not None and not 0 <= args.tracing_ratio <= 1:
-        parser.error("--tracing-ratio must be between 0 and 1")
     return args
 
 
-def _terminate(signum: int, _: object) -> NoReturn:
-    log(f"stopped by signal {signum}: stopping the servers and PostgreSQL")
-    raise SystemExit(128 + signum)
+def min_ratio(endpoint: Endpoint) -> float:
+    return MIN_LIST_RATIO if endpoint.key.startswith("list") else MIN_RATIO
 
 
-def _git_revision() -> str:
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", "--no-optional-locks", "-C", str(REPO), *args],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return done.stdout.strip()
-
-    revision = git("rev-parse", "--short", "HEAD") or "unknown"
-    return revision + (" (with uncommitted changes)" if git("status", "--porcelain") else "")
-
-
-def production_install(workdir: Path, extras: tuple[str, ...] = ()) -> Path:
-    """The project as deployed: its locked dependencies without the dev group, in a venv of its
-    own (the dev group's test tools would add their imports to the server's memory), with the
-    optional `extras`. Returns the venv's `stockroom` command."""
+def production_install(workdir: Path) -> Path:
+    """The project as deployed (locked dependencies, no dev group) in a venv of the run's own."""
     venv = workdir / "venv"
-    options = ["--no-dev", *(f"--extra={extra}" for extra in extras)]
-    log(f"installing Stockroom (uv sync --frozen {' '.join(options)})")
     uv = os.environ.get("UV") or shutil.which("uv") or "uv"
-    subprocess.run(
-        [uv, "sync", "--frozen", *options, "--quiet"],
-        cwd=REPO,
-        env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)},
-        check=True,
-    )
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv)}
+    subprocess.run([uv, "sync", "--frozen", "--no-dev", "--quiet"], cwd=REPO, env=env, check=True)
     return venv / "bin" / "stockroom"
 
 
-def _loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-@contextmanager
-def database() -> Iterator[Database]:
-    external = os.environ.get("BENCH_DATABASE_URL")
-    if external:
-        log("using BENCH_DATABASE_URL (its items are deleted)")
-        yield Database(url=service_url(external), description="BENCH_DATABASE_URL")
-        return
-    log("starting a throwaway PostgreSQL cluster")
-    with throwaway_database(cpu=LOAD_CPU) as throwaway:
-        yield throwaway
-
-
-class Bench:
-    def __init__(self, args: argparse.Namespace, workdir: Path, stack: ExitStack) -> None:
-        self.args = args
-        self.workdir = workdir
-        self.stack = stack
-        self.loop = stack.enter_context(asyncio.Runner())
-        self.prefix = "R" + secrets.token_hex(3).upper()
-
-    def run(self) -> tuple[Results, int]:
-        args = self.args
-        started = time.monotonic()
-        load_at_start = _loadavg()
-        cluster = self.cluster = self.stack.enter_context(database())
-        url = cluster.url
-        self.sessions = SessionCounter(url)
-        self.stack.callback(lambda: self.loop.run(self.sessions.close()))
-        from infrastructure.db import migrator  # noqa: PLC0415  (the project, once a database is up)
-
-        log("migrating (alembic upgrade head)")
-        migrator.upgrade(url)
-        if os.environ.get("BENCH_DATABASE_URL"):
-            self.loop.run(prepare_external(url))
-        log(f"seeding {args.rows:,} items")
-        seeded = self.loop.run(seed(url, args.rows))
-        log(f"seeded in {seeded.seconds:.1f} s")
-        self.ids = seeded.ids
-        deep_cursor = self._cursor(*seeded.deep_after)
-        chosen = [e for e in args.endpoints.split(",") if e]
-        self.endpoints = [e for e in endpoints(deep_cursor) if not chosen or e.key in chosen]
-        pg = self.loop.run(server_settings(url))
-        page_ms = self.loop.run(page_execution_ms(url, seeded.deep_after))
-
-        self.wrk = Wrk(require_wrk(), self.workdir, self.ids, cpu=LOAD_CPU)
-        servers = self._start_servers(url)
-        config = {
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": "uv run python -m bench.http.run " + " ".join(sys.argv[1:]),
-            "revision": (
-                f"Stockroom from {args.stockroom_tree}" if args.stockroom_tree else _git_revision()
-            ),
-            **machine(),
-            "database": cluster.description,
-            "PostgreSQL": ", ".join(f"{k}={v}" for k, v in pg.items()),
-            "seed": f"{args.rows:,} items in {seeded.seconds:.1f} s (then VACUUM ANALYZE)",
-            "pinning": (
-                f"servers on CPU {SERVER_CPU} (one at a time under load); "
-                f"PostgreSQL and wrk on CPU {LOAD_CPU}"
-            ),
-            "load": (
-                f"wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + "
-                f"{args.duration:g} s per run, {args.rounds} rounds, the servers alternating "
-                "endpoint by endpoint (A B A B …)"
-            ),
-            "Stockroom": (
-                "stockroom serve --port P (installed without the dev group, 1 worker, default "
-                "settings: pool of 20, INFO logs, one JSON line per request, to a file)"
-                + "".join(f", {item}" for item in args.stockroom_env)
-                + (
-                    f", tracing on: sampler ratio {args.tracing_ratio:g}, OTLP/HTTP batches to a "
-                    "local stand-in collector (bench/http/otlp_sink.py, on the load CPU)"
-                    if args.tracing_ratio is not None
-                    else ""
-                )
-            ),
-            "reference": "bench/http/reference_server.py (Starlette + asyncpg pool 10-15 + orjson)",
-        }
-        if args.baseline_tree is not None:
-            config["baseline"] = (
-                f"Stockroom from {args.baseline_tree}, served like Stockroom, in every round"
-            )
-        results = Results(config=config, endpoints=self.endpoints, batch_size=BATCH_SIZE)
-        results.page_ms, results.deep_row = page_ms, seeded.deep_row
-        for name, service in servers.items():
-            results.rss_idle[name] = service.rss_mib()
-
-        pair = {name: servers[name] for name in SERVERS}
-        results.parity = self._parity(pair, deep_cursor)
-        self._count_statements(url, pair, results)
-        self._load(servers, results)
-        self._batch(pair, results)
-        if args.profile:
-            self._profile(servers[STOCKROOM], results)
-        config["took"] = f"{(time.monotonic() - started) / 60:.1f} min"
-        config["load average"] = f"{load_at_start} at the start, {_loadavg()} at the end"
-        return results, 3 if results.flagged else 0
-
-    @staticmethod
-    def _cursor(created_at: datetime, item_id: Any) -> str:
-        from application.listing import Cursor, Sort  # noqa: PLC0415  (the service's encoding)
-
-        return Cursor(sort=Sort.CREATED_AT, value=created_at, id=item_id).encode()
-
-    def _start_servers(self, url: str) -> dict[str, Service]:
-        # Stockroom runs with its defaults (e.g. one INFO log line per request, to a file here),
-        # plus whatever --stockroom-env sets.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("STOCKROOM_", "BENCH_"))}
-        env |= dict(item.split("=", 1) for item in self.args.stockroom_env)
-        env["STOCKROOM_DATABASE_URL"] = url
-        if self.args.stockroom_tree is not None:
-            env["PYTHONPATH"] = str(self.args.stockroom_tree.resolve())
-        extras: tuple[str, ...] = ()
-        baseline = self.args.baseline_tree
-        if self.args.tracing_ratio is not None:
-            extras = ("otel",)
-            env |= self._tracing_env(self.args.tracing_ratio)
-        stockroom_port, reference_port = free_port(), free_port()
-        stockroom = str(production_install(self.workdir, extras))
-        envs = {BASELINE: {**env, "PYTHONPATH": str(baseline.resolve())}} if baseline else {}
-        commands = {
-            STOCKROOM: (
-                [stockroom, "serve", "--port", str(stockroom_port)],
-                stockroom_port,
-                "/health/ready",
-            ),
-            REFERENCE: (
-                [
-                    sys.executable,
-                    str(HERE / "reference_server.py"),
-                    "--port",
-                    str(reference_port),
-                    "--database-url",
-                    url,
-                ],
-                reference_port,
-                "/health/live",
-            ),
-        }
-        if baseline is not None:
-            port = free_port()
-            commands[BASELINE] = ([stockroom, "serve", "--port", str(port)], port, "/health/ready")
-        servers = {}
-        for name, (command, port, ready) in commands.items():
-            log(f"starting {name} on 127.0.0.1:{port}")
-            service = Service(
-                name,
-                command,
-                port=port,
-                env=envs.get(name, env),
-                cwd=self.workdir,  # no stray .env from the repository
-                cpu=SERVER_CPU,
-                ready_path=ready,
-            )
-            self.stack.callback(service.stop)
-            servers[name] = service
-        for service in servers.values():
-            service.wait_ready()
-        return servers
-
-    def _tracing_env(self, ratio: float) -> dict[str, str]:
-        """OpenTelemetry's standard variables, exporting to a stand-in collector on the load CPU
-        (what a real collector costs is not the service's)."""
+def start_servers(
+    args: argparse.Namespace, url: str, workdir: Path, stack: ExitStack
+) -> dict[str, Service]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STOCKROOM_", "BENCH_"))}
+    env["STOCKROOM_DATABASE_URL"] = url
+    stockroom = str(production_install(workdir))
+    reference = [sys.executable, str(HERE / "reference_server.py"), "--database-url", url]
+    plans = {STOCKROOM: ([stockroom, "serve"], env, "/health/ready")}
+    if args.baseline_tree is not None:
+        baseline_env = {**env, "PYTHONPATH": str(args.baseline_tree.resolve())}
+        plans[BASELINE] = ([stockroom, "serve"], baseline_env, "/health/ready")
+    plans[REFERENCE] = (reference, dict(os.environ), "/health/live")
+    servers = {}
+    for name, (command, server_env, ready) in plans.items():
         port = free_port()
-        sink = Service(
-            "otlp-sink",
-            [sys.executable, str(HERE / "otlp_sink.py"), "--port", str(port)],
+        log(f"starting {name} on 127.0.0.1:{port}")
+        servers[name] = Service(
+            name,
+            [*command, "--port", str(port)],
             port=port,
-            env=os.environ,
-            cwd=self.workdir,
-            cpu=LOAD_CPU,
-            ready_path="/",
+            env=server_env,
+            cwd=workdir,  # no stray .env from the repository
+            cpu=SERVER_CPU,
+            ready_path=ready,
         )
-        self.stack.callback(lambda: log(f"tracing: {sink.output().strip()}"))
-        self.stack.callback(sink.stop)
-        sink.wait_ready()
-        return {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}",
-            "OTEL_SERVICE_NAME": "stockroom-bench",
-            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-            "OTEL_TRACES_SAMPLER_ARG": f"{ratio:g}",
-        }
+        stack.callback(servers[name].stop)
+    for service in servers.values():
+        service.wait_ready()
+    return servers
 
-    def _parity(self, servers: dict[str, Service], deep_cursor: str) -> list[str]:
-        """Same status, headers that matter and body bytes on reads; same shape on writes."""
-        log("checking that both servers answer alike")
-        problems: list[str] = []
-        clients = {name: Client(s.port) for name, s in servers.items()}
-        item_id = self.ids[0]
-        reads = [
-            f"/v1/items/{item_id}",
-            "/v1/items?limit=50",
-            f"/v1/items?limit=50&cursor={deep_cursor}",
-            "/v1/items?limit=3",
-        ]
-        for path in reads:
-            answers = {n: c.request("GET", path) for n, c in clients.items()}
-            (s_status, s_headers, s_body), (r_status, r_headers, r_body) = answers.values()
-            if s_status != 200 or r_status != 200:
-                problems.append(f"GET {path}: status {s_status} vs {r_status}")
-            elif s_body != r_body:
-                problems.append(f"GET {path}: bodies differ: {s_body[:200]!r} vs {r_body[:200]!r}")
-            for header in ("etag", "link", "content-type"):
-                if s_headers.get(header) != r_headers.get(header):
-                    problems.append(
-                        f"GET {path}: {header} {s_headers.get(header)!r} vs "
-                        f"{r_headers.get(header)!r}"
-                    )
-        writes: list[tuple[str, str, Callable[[str], Any]]] = [
-            ("PATCH", f"/v1/items/{self.ids[1]}", lambda n: {"name": f"Parity {n}"}),
-            ("POST", f"/v1/items/{self.ids[2]}/stock-adjustments", lambda _: {"delta": 1}),
-            (
-                "POST",
-                "/v1/items",
-                lambda n: {"sku": f"{self.prefix}-P-{n}", "name": "P", "price": 1, "quantity": 2},
-            ),
-            ("GET", f"/v1/items/{secrets.token_hex(16)}", lambda _: None),
-        ]
-        for method, path, body in writes:
-            answers = {n: c.request(method, path, body(n)) for n, c in clients.items()}
-            (s_status, s_headers, s_body), (r_status, r_headers, r_body) = answers.values()
-            s_json, r_json = orjson.loads(s_body), orjson.loads(r_body)
-            if s_status != r_status or list(s_json) != list(r_json):
-                problems.append(
-                    f"{method} {path}: {s_status} {list(s_json)} vs {r_status} {list(r_json)}"
-                )
-            for header in ("etag", "location", "content-type", "x-content-type-options"):
-                if (header in s_headers) != (header in r_headers):
-                    problems.append(f"{method} {path}: header {header} only on one server")
-        for client in clients.values():
-            client.close()
-        for problem in problems:
-            log(f"PARITY: {problem}")
-        return problems
 
-    def _requests(self, key: str, n: int) -> Iterator[tuple[str, str, Any]]:
-        ids = self.ids
-        for i in range(n):
-            item = ids[i % len(ids)]
-            tag = f"{self.prefix}-{key}-{i}-{secrets.token_hex(2)}"
-            if key == "get":
-                yield "GET", f"/v1/items/{item}", None
-            elif key in {"list", "list_deep"}:
-                path = next(e.path for e in self.endpoints if e.key == key)
-                yield "GET", path or "/v1/items", None
-            elif key == "patch":
-                yield "PATCH", f"/v1/items/{item}", {"name": f"Counted {tag}"}
-            elif key == "adjust":
-                yield "POST", f"/v1/items/{item}/stock-adjustments", {"delta": 1}
-            elif key == "create":
-                body = {"sku": tag, "name": "Counted", "price": "1.50", "quantity": 1}
-                yield "POST", "/v1/items", body
-            elif key == "batch":
-                yield "POST", "/v1/items/batch", {"items": self._batch_rows(tag)}
+def parity(stockroom: Service, reference: Service, seeded: Seed, deep: str) -> list[str]:
+    """Same status, headers and bytes on reads; same status and fields on writes."""
+    problems = []
+    clients = Client(stockroom.port), Client(reference.port)
+    ids = seeded.ids
+    reads = [f"/v1/items/{ids[0]}", "/v1/items?limit=50", f"/v1/items?limit=50&cursor={deep}"]
+    for path in reads:
+        (s, s_headers, s_body), (r, r_headers, r_body) = (c.request("GET", path) for c in clients)
+        if (s, s_body) != (200, r_body) or r != 200:
+            problems.append(f"GET {path}: {s} {s_body[:200]!r} vs {r} {r_body[:200]!r}")
+        for header in ("etag", "link", "content-type"):
+            if s_headers.get(header) != r_headers.get(header):
+                problems.append(f"GET {path}: {header} differs")
+    writes: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("PATCH", f"/v1/items/{ids[1]}", {"name": "Parity"}),
+        ("POST", f"/v1/items/{ids[2]}/stock-adjustments", {"delta": 1}),
+        ("POST", "/v1/items", {"sku": "PARITY-{}", "name": "P", "price": 1, "quantity": 2}),
+        ("GET", f"/v1/items/{'0' * 32}", None),
+    ]
+    for method, path, body in writes:
+        answers = []
+        for n, client in enumerate(clients):
+            sent = body and {k: v.format(n) if k == "sku" else v for k, v in body.items()}
+            status, _, data = client.request(method, path, sent)
+            answers.append((status, list(orjson.loads(data))))
+        if answers[0] != answers[1]:
+            problems.append(f"{method} {path}: {answers[0]} vs {answers[1]}")
+    for client in clients:
+        client.close()
+    return problems
 
-    @staticmethod
-    def _batch_rows(tag: str) -> list[dict[str, Any]]:
-        return [
-            {"sku": f"{tag}-{j}", "name": f"Batch item {j}", "price": "3.25", "quantity": j}
-            for j in range(BATCH_SIZE)
-        ]
 
-    def _count_statements(self, url: str, servers: dict[str, Service], results: Results) -> None:
-        note = self.loop.run(enable_statement_stats(url))
-        if note is not None:
-            results.statements_note = note
-            log(f"statements per request: skipped ({note})")
-            return
-        n = self.args.count_requests
-        plan = {e.key: n for e in self.endpoints} | {"batch": 3}
-        results.statement_requests = plan
-        counter = self.loop.run(StatementCounter(url).__aenter__())
-        try:
+def load(
+    args: argparse.Namespace, servers: dict[str, Service], wrk: Wrk, chosen: list[Endpoint]
+) -> Runs:
+    runs: Runs = {name: {} for name in servers}
+    for number in range(1, args.rounds + 1):
+        for endpoint in chosen:
             for name, service in servers.items():
-                log(f"counting statements per request on {name}")
-                client = Client(service.port)
-                for key, count in plan.items():
-                    # Warm the connection first: first-use setup is not per-request work.
-                    for method, path, body in self._requests(key, 3):
-                        client.request(method, path, body)
-                    self.loop.run(counter.reset())
-                    bad = 0
-                    for method, path, body in self._requests(key, count):
-                        status = client.request(method, path, body)[0]
-                        bad += status >= 300
-                    results.statements.setdefault(name, {})[key] = self.loop.run(counter.read())
-                    if bad:
-                        results.parity.append(f"{name} {key}: {bad} non-2xx while counting")
-                client.close()
-        finally:
-            self.loop.run(counter.__aexit__())
+                wrk.run(service.url, endpoint, seconds=args.warmup, connections=args.connections)
+                before = service.cpu_seconds()
+                result = wrk.run(
+                    service.url, endpoint, seconds=args.duration, connections=args.connections
+                )
+                result = replace(result, server_cpu_s=service.cpu_seconds() - before)
+                runs[name].setdefault(endpoint.key, []).append(result)
+                log(
+                    f"round {number} {name:9} {endpoint.label:38} {result.rps:7,.0f} req/s  "
+                    f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
+                    f"CPU {result.cpu_us_per_request:5,.0f} us/req  errors {result.errors}"
+                )
+    return runs
 
-    def _load(self, servers: dict[str, Service], results: Results) -> None:
-        args = self.args
-        # Endpoint by endpoint, the servers one after the other (a baseline right after
-        # Stockroom): what is compared ran seconds apart, on the same machine's load.
-        order = [name for name in (STOCKROOM, BASELINE, REFERENCE) if name in servers]
-        for round_number in range(1, args.rounds + 1):
-            for endpoint in self.endpoints:
-                for name in order:
-                    service = servers[name]
-                    self._wrk(service, endpoint, args.warmup)
-                    result = self._wrk(service, endpoint, args.duration)
-                    assert result is not None
-                    results.add(name, endpoint.key, result)
-                    log(
-                        f"round {round_number} {name:9} {endpoint.label:40} "
-                        f"{result.rps:7,.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
-                        f"p99 {result.p99_ms:6.2f} ms  "
-                        f"CPU {result.cpu_us_per_request:5,.0f} us/req "
-                        f"({result.server_utilization:4.0%} busy)  "
-                        f"other load {result.other_cores:.2f} cores  errors {result.errors}"
-                    )
-            for name in order:
-                results.rss_after.setdefault(name, []).append(servers[name].rss_mib())
-                log(f"round {round_number} {name}: RSS {results.rss_after[name][-1]:.1f} MiB")
 
-    def _wrk(self, service: Service, endpoint: Endpoint, seconds: float) -> WrkResult | None:
-        """One wrk run, with the server's CPU time and the CPU everything else took meanwhile."""
-        if seconds <= 0:
-            return None
-        postmaster = self.cluster.postmaster_pid()
-        sessions = self.loop.run(self.sessions.count())
-        before = self._cpu_snapshot(service, postmaster)
-        result = self.wrk.run(
-            service.url,
-            endpoint,
-            seconds=seconds,
-            connections=self.args.connections,
-            threads=self.args.threads,
+def median(runs: Runs, server: str, key: str, attr: str) -> float:
+    results = runs.get(server, {}).get(key, [])
+    return statistics.median(getattr(r, attr) for r in results) if results else math.nan
+
+
+def _f(value: float, digits: int = 0) -> str:
+    return "—" if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def report(runs: Runs, chosen: list[Endpoint], config: dict[str, str], flagged: list[str]) -> str:
+    out = ["# Stockroom HTTP benchmark", "", *(f"- {k}: {v}" for k, v in config.items()), ""]
+    out += [
+        "## Medians over the rounds",
+        "",
+        "| endpoint | Stockroom req/s | p50 ms | p99 ms | CPU µs/req | reference req/s | p50 ms "
+        "| p99 ms | CPU µs/req | ratio S/R | target | S p99/p50 | errors S / R |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|---:|---:|",
+    ]
+    for ep in chosen:
+
+        def m(server: str, attr: str, key: str = ep.key) -> float:
+            return median(runs, server, key, attr)
+
+        ratio = m(STOCKROOM, "rps") / m(REFERENCE, "rps")
+        tail = m(STOCKROOM, "p99_ms") / m(STOCKROOM, "p50_ms")
+        errors = [sum(r.errors for r in runs[s].get(ep.key, [])) for s in (STOCKROOM, REFERENCE)]
+        out.append(
+            f"| `{ep.label}` | {_f(m(STOCKROOM, 'rps'))} | {_f(m(STOCKROOM, 'p50_ms'), 2)} "
+            f"| {_f(m(STOCKROOM, 'p99_ms'), 2)} | {_f(m(STOCKROOM, 'cpu_us_per_request'))} "
+            f"| {_f(m(REFERENCE, 'rps'))} | {_f(m(REFERENCE, 'p50_ms'), 2)} "
+            f"| {_f(m(REFERENCE, 'p99_ms'), 2)} | {_f(m(REFERENCE, 'cpu_us_per_request'))} "
+            f"| {_f(ratio, 2)} | {'✅' if ratio >= min_ratio(ep) else '❌'} ≥ {min_ratio(ep)} "
+            f"| {_f(tail, 1)} | {errors[0]} / {errors[1]} |"
         )
-        after = self._cpu_snapshot(service, postmaster)
-        opened = self.loop.run(self.sessions.count()) - sessions
-        server, database, load, busy, wall = (b - a for a, b in zip(before, after, strict=True))
-        other = (busy - server - database - load) / wall if postmaster and wall else float("nan")
-        return replace(
-            result, server_cpu_s=server, other_cores=max(other, 0.0), connections_opened=opened
-        )
-
-    @staticmethod
-    def _cpu_snapshot(service: Service, postmaster: int | None) -> tuple[float, ...]:
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return (
-            service.cpu_seconds(),
-            tree_cpu_seconds(postmaster) if postmaster else 0.0,
-            children.ru_utime + children.ru_stime,  # finished children: wrk
-            machine_busy_seconds(),
-            time.monotonic(),
-        )
-
-    def _batch(self, servers: dict[str, Service], results: Results) -> None:
-        log(f"batch create: {self.args.batch_requests} x {BATCH_SIZE} items per server")
-        clients = {name: Client(s.port, timeout=60) for name, s in servers.items()}
-        for i in range(self.args.batch_requests + 1):  # the first is a warm-up
-            for name, client in clients.items():
-                rows = self._batch_rows(f"{self.prefix}-BATCH-{name[0]}{i}")
-                started = time.perf_counter()
-                status = client.request("POST", "/v1/items/batch", {"items": rows})[0]
-                took = time.perf_counter() - started
-                if status != 201:
-                    results.parity.append(f"{name} batch: status {status}")
-                elif i:
-                    results.batch_seconds.setdefault(name, []).append(took)
-        for client in clients.values():
-            client.close()
-        for name, times in results.batch_seconds.items():
-            log(f"batch {name}: {BATCH_SIZE / statistics.median(times):,.0f} rows/s")
-
-    def _profile(self, service: Service, results: Results) -> None:
-        seconds = self.args.profile_seconds
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        for endpoint in self.endpoints:
-            if endpoint.key not in PROFILED:
-                continue
-            log(f"profiling Stockroom under load: {endpoint.label} ({seconds} s)")
-            output = RESULTS_DIR / f"profile-{endpoint.key}.txt"
-            command = self.wrk.command(
-                service.url,
-                endpoint,
-                seconds=seconds + 4,
-                connections=self.args.connections,
-                threads=self.args.threads,
+    if BASELINE in runs:
+        out += [
+            "",
+            "## Stockroom against the baseline, same rounds",
+            "",
+            "| endpoint | baseline req/s | Stockroom req/s | baseline CPU µs/req "
+            "| Stockroom CPU µs/req | CPU change, median of the rounds' pairs |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for ep in chosen:
+            # Each round's pair ran back to back: the machine's drift between rounds cancels out.
+            pairs = zip(runs[BASELINE][ep.key], runs[STOCKROOM][ep.key], strict=True)
+            change = statistics.median(
+                s.cpu_us_per_request / b.cpu_us_per_request - 1 for b, s in pairs
             )
-            with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as load:
-                try:
-                    time.sleep(2)  # let wrk reach steady load before sampling
-                    record_profile(service.pid, output, seconds=seconds, cpu=LOAD_CPU)
-                except (subprocess.SubprocessError, OSError) as exc:
-                    stderr = getattr(exc, "stderr", b"") or b""
-                    note = f"py-spy failed on {endpoint.label}: {exc} {stderr[-500:]!r}"
-                    log(note)
-                    results.profiles.append(note)
-                    continue
-                finally:
-                    out, _ = load.communicate(timeout=seconds + 60)
-            under = parse(out)
-            title = (
-                f"{endpoint.label}: {under.rps:,.0f} req/s while sampled "
-                f"(raw stacks: bench/results/{output.name}, opens in speedscope)"
+            out.append(
+                f"| `{ep.label}` | {_f(median(runs, BASELINE, ep.key, 'rps'))} "
+                f"| {_f(median(runs, STOCKROOM, ep.key, 'rps'))} "
+                f"| {_f(median(runs, BASELINE, ep.key, 'cpu_us_per_request'))} "
+                f"| {_f(median(runs, STOCKROOM, ep.key, 'cpu_us_per_request'))} | {change:+.1%} |"
             )
-            results.profiles.append(profile_summary(load_profile(output), title=title))
+    out += ["", "## Errors and parity", ""]
+    out += [f"- {p}" for p in flagged] or ["None: no error, and the checked answers matched."]
+    return "\n".join(out) + "\n"
+
+
+def run(args: argparse.Namespace, workdir: Path, stack: ExitStack) -> tuple[str, int]:
+    started = time.monotonic()
+    log("starting a throwaway PostgreSQL cluster")
+    database = stack.enter_context(throwaway_database(cpu=LOAD_CPU))
+    from application.listing import Cursor, Sort  # noqa: PLC0415  (the service's own encoding)
+    from infrastructure.db import migrator  # noqa: PLC0415
+
+    migrator.upgrade(database.url)
+    log(f"seeding {args.rows:,} items")
+    seeded = asyncio.run(seed(database.url, args.rows))
+    created_at, item_id = seeded.deep_after
+    deep = Cursor(sort=Sort.CREATED_AT, value=created_at, id=item_id).encode()
+    chosen = [
+        e for e in endpoints(deep) if not args.endpoints or e.key in args.endpoints.split(",")
+    ]
+    servers = start_servers(args, database.url, workdir, stack)
+    flagged = parity(servers[STOCKROOM], servers[REFERENCE], seeded, deep)
+    runs = load(args, servers, Wrk(require_wrk(), workdir, seeded.ids, cpu=LOAD_CPU), chosen)
+    flagged += [
+        f"{server} {key}: {sum(r.errors for r in results)} non-2xx or socket errors"
+        for server, by_key in runs.items()
+        for key, results in by_key.items()
+        if any(r.errors for r in results)
+    ]
+    config = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "uv run python -m bench.http.run " + " ".join(sys.argv[1:]),
+        "machine": f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end",
+        "seed": f"{args.rows:,} items in {seeded.seconds:.1f} s",
+        "load": f"wrk -t1 -c{args.connections}, {args.warmup:g} s warm-up + {args.duration:g} s, "
+        f"{args.rounds} rounds, servers on CPU {SERVER_CPU}, PostgreSQL and wrk on CPU {LOAD_CPU}",
+        "RSS after the load": ", ".join(f"{n} {s.rss_mib():.1f} MiB" for n, s in servers.items()),
+        "took": f"{(time.monotonic() - started) / 60:.1f} min",
+    }
+    if args.baseline_tree is not None:
+        config["baseline"] = f"Stockroom's packages from {args.baseline_tree}"
+    for ep in chosen:
+        ratio = median(runs, STOCKROOM, ep.key, "rps") / median(runs, REFERENCE, ep.key, "rps")
+        tail = median(runs, STOCKROOM, ep.key, "p99_ms") / median(runs, STOCKROOM, ep.key, "p50_ms")
+        if ratio < min_ratio(ep) or tail > MAX_P99_OVER_P50:
+            log(f"target missed: {ep.label}: ratio {ratio:.2f}, p99/p50 {tail:.1f}")
+    return report(runs, chosen, config, flagged), 3 if flagged else 0
+
+
+def _terminate(signum: int, _: object) -> NoReturn:
+    raise SystemExit(128 + signum)  # unwinds the stack: servers and PostgreSQL stop
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
-    if shutil.which("taskset") is None:
-        raise SystemExit("taskset is required (Debian package util-linux)")
-    if (os.cpu_count() or 1) < 2:
-        log("warning: fewer than 2 CPUs: servers, PostgreSQL and wrk share one core")
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="stockroom-bench-")))
-        results, status = Bench(args, workdir, stack).run()
-    report = render(results)
+        text, status = run(args, workdir, stack)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
-    print(report)
-    for miss in missed_targets(results):
-        log(f"target missed: {miss}")
+    args.output.write_text(text)
+    print(text)
     if status:
-        log("RUN FLAGGED: see 'Errors and parity' in the report")
-    log(f"report written to {args.output}")
+        log("RUN FLAGGED: see 'Errors and parity'")
     return status
 
 
