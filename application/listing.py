@@ -54,9 +54,6 @@ SortValue = datetime | str | Decimal
 
 #: The filters a cursor is bound to when the list has none.
 UNFILTERED: Final = ""
-#: `json.dumps` with options builds an encoder on every call; cursors and filter digests use
-#: this one, built once (same output).
-_COMPACT_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 _CURSOR_ERRORS: Final = (
     binascii.Error,
@@ -78,7 +75,7 @@ def filters_fingerprint(
     if q is None and min_price is None and max_price is None and in_stock is None:
         return UNFILTERED
     bounds = [None if b is None else str(b.normalize()) for b in (min_price, max_price)]
-    canonical = _COMPACT_JSON.encode([q, *bounds, in_stock])
+    canonical = json.dumps([q, *bounds, in_stock], ensure_ascii=False, separators=(",", ":"))
     digest = hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=6).digest()
     return base64.urlsafe_b64encode(digest).decode()
 
@@ -105,7 +102,11 @@ class Cursor:
 
     def encode(self, filters: str = UNFILTERED) -> str:
         value = self.value.isoformat() if isinstance(self.value, datetime) else str(self.value)
-        raw = _COMPACT_JSON.encode([self.sort.value, value, str(self.id), filters])
+        raw = json.dumps(
+            [self.sort.value, value, str(self.id), filters],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
