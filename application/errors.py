@@ -6,7 +6,7 @@ class ApplicationError(Exception):
 
 
 class InvalidCursor(ApplicationError):
-    """A pagination cursor that this service did not issue, or issued for another sort."""
+    """A cursor this service did not issue, or issued for another sort."""
 
 
 class InvalidQuery(ApplicationError):

@@ -1,9 +1,5 @@
-"""Idempotent writes: a key's first successful response is stored with its effect and replayed.
-
-The record is written in the same unit of work (transaction) as the effect, so either both exist
-or neither does; a failed attempt leaves nothing behind and the key can be retried. A key held by a
-request still running is refused at once rather than waited for.
-"""
+"""Idempotent writes: a key's first successful response is stored in the effect's transaction
+(both or neither) and replayed; a key held by a running request is refused, not waited for."""
 
 from __future__ import annotations
 

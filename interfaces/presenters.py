@@ -1,8 +1,5 @@
-"""How an Item looks outside the process: the one JSON shape, shared by HTTP, the CLI and scripts.
-
-The HTTP API renders items with `present_item` too, so an item printed by
-`stockroom items ... --json` or written by an export is byte-for-byte what the API returns.
-"""
+"""How an Item looks outside the process: one JSON shape, byte for byte the same from the HTTP
+API, the CLI's `--json`, exports and scripts."""
 
 from __future__ import annotations
 
@@ -16,16 +13,12 @@ from domain.item import Item
 
 __all__ = ["CSV_COLUMNS", "JSON_OPTIONS", "item_csv_row", "item_json", "present_item"]
 
-#: The options every JSON rendering of an item uses (RFC 3339 timestamps ending in `Z`).
 JSON_OPTIONS: Final = orjson.OPT_UTC_Z
-#: The columns of an exported CSV file: the item's fields, in the order of its JSON.
 CSV_COLUMNS: Final = tuple(field.name for field in fields(Item))
 
 
 def present_item(item: Item) -> dict[str, Any]:
-    """The JSON of an Item (built by hand: this is the hottest path of every response).
-
-    `ItemOut` in the HTTP schemas documents this shape; a test holds the two together."""
+    """Built by hand, on every response; a test holds it to `ItemOut`, which documents it."""
     return {
         "id": item.id,
         "sku": item.sku,

@@ -17,7 +17,6 @@ class AdjustStock:
         return await committed(self._uow, lambda uow: self.within(uow, item_id, delta))
 
     async def within(self, uow: UnitOfWork, item_id: UUID, delta: int) -> Item:
-        """The effect alone, inside a unit of work the caller commits."""
         try:
             rules.validate_delta(delta)
         except ValueError as exc:

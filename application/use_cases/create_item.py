@@ -13,7 +13,6 @@ class CreateItem:
         return await committed(self._uow, lambda uow: self.within(uow, data))
 
     async def within(self, uow: UnitOfWork, data: Mapping[str, object]) -> Item:
-        """The effect alone, inside a unit of work the caller commits."""
         item = Item.create(NewItem.parse(data))
         await uow.items.add(item)
         return item

@@ -42,7 +42,6 @@ class CreateItems:
         return await committed(self._uow, lambda uow: self.within(uow, rows))
 
     async def within(self, uow: UnitOfWork, rows: Sequence[Mapping[str, object]]) -> list[Item]:
-        """The effect alone, inside a unit of work the caller commits."""
         new_items = parse_batch(rows)
         repeated = first_repeated_sku(new_items)
         if repeated is not None:

@@ -16,5 +16,4 @@ class DeleteItem:
     async def within(
         self, uow: UnitOfWork, item_id: UUID, *, expected_version: int | None = None
     ) -> None:
-        """The effect alone, inside a unit of work the caller commits."""
         await uow.items.delete(item_id, expected_version=expected_version)

@@ -8,8 +8,7 @@ from domain.item import Item
 
 
 class ExportItems:
-    """Every item a list query selects, one keyset page at a time (see application/paging.py):
-    never the whole table."""
+    """Every item a list query selects, one keyset page at a time."""
 
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._list = ListItems(uow)

@@ -1,14 +1,8 @@
-"""Import items from a stream of rows (a CSV or JSON-lines file, read by the interface).
+"""Import items from a stream of rows, never all held in memory.
 
-The rows are never all held in memory. By default the import is all-or-nothing:
-
-1. a validation pass reads every row, checks it with the domain (`NewItem.parse`), finds skus that
-   repeat within the source or are already stored, and keeps only the skus seen (not the rows);
-2. only if every row is good, an insert pass reads the rows again and stores them in batches,
-   all inside ONE unit of work, so a sku someone else stores meanwhile still rolls it all back.
-
-With `skip_invalid` there is one pass, in one unit of work: good rows are stored, bad rows are
-reported. `dry_run` runs the validation pass only.
+All-or-nothing by default: a validation pass keeps only the skus seen, then, if every row is good,
+an insert pass reads the rows again and stores them in ONE unit of work. `skip_invalid` makes it
+one pass that stores the good rows; `dry_run` validates only.
 """
 
 from __future__ import annotations
@@ -26,20 +20,16 @@ from domain.item import Item, NewItem, utc_now
 from domain.rules import BATCH_MAX
 
 DEFAULT_BATCH: Final = 500
-#: Bad rows kept for the report; the rest are only counted.
 MAX_REPORTED_PROBLEMS: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
 class SourceRow:
-    """One record of the source: where it starts, and its fields or why they could not be read."""
-
     line: int
     fields: Mapping[str, object] | None
     problem: str | None = None
 
 
-#: Called once per pass; every call reads the source again from its start.
 RowSource = Callable[[], Iterable[SourceRow]]
 
 
@@ -52,10 +42,8 @@ class RowProblem:
 @dataclass(slots=True)
 class ImportReport:
     rows: int = 0
-    #: Rows that passed validation (all of them would be stored by a real run).
     valid: int = 0
     imported: int = 0
-    #: Every bad row counts here; only the first MAX_REPORTED_PROBLEMS are in `problems`.
     invalid: int = 0
     problems: list[RowProblem] = field(default_factory=list)
     dry_run: bool = False
@@ -113,7 +101,6 @@ def _batches(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
 
 
 def _parse(row: SourceRow) -> NewItem | str:
-    """The row as a new item, or why it is not one."""
     if row.fields is None:
         return row.problem or "cannot be read"
     try:
@@ -131,7 +118,6 @@ class _Checker:
         self._problems: list[RowProblem] = []  # this batch's, reported in line order
 
     def candidates(self, batch: list[SourceRow]) -> list[tuple[int, NewItem]]:
-        """The rows of `batch` that are valid and new to the source."""
         good: list[tuple[int, NewItem]] = []
         for row in batch:
             self._report.rows += 1
@@ -150,7 +136,6 @@ class _Checker:
     async def not_stored(
         self, items: ItemRepository, good: list[tuple[int, NewItem]]
     ) -> list[tuple[int, NewItem]]:
-        """The candidates whose sku is not stored yet; reports the batch's bad rows."""
         taken = await items.skus_taken([new.sku for _, new in good]) if good else set()
         fresh: list[tuple[int, NewItem]] = []
         for line, new in good:
@@ -173,8 +158,7 @@ async def _store(
     try:
         await items.add_many([Item.create(new, now=now) for _, new in rows])
     except DuplicateSku as exc:
-        # Free when checked, taken now: another writer stored it meanwhile. Raising leaves the
-        # unit of work uncommitted, so every batch stored so far is rolled back.
+        # Stored by another writer since the check: raising rolls every batch back.
         line, new = rows[exc.index or 0]
         reason = f"sku {new.sku!r} was stored by someone else during the import"
         report.add_problem(line, reason)

@@ -28,7 +28,6 @@ class UpdateItem:
         *,
         expected_version: int | None = None,
     ) -> Item:
-        """The effect alone, inside a unit of work the caller commits."""
         changes = ItemChanges.parse(data)
         return await uow.items.update(
             item_id, changes, expected_version=expected_version, now=utc_now()

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def _lock_id(scope: str, key: str) -> int:
-    """A signed 64-bit advisory-lock id for the key (a collision only costs a spurious 409)."""
+    """A signed 64-bit advisory-lock id; a collision only costs a spurious 409."""
     digest = hashlib.sha256(f"stockroom-idempotency\x00{scope}\x00{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -57,8 +57,7 @@ class SqlIdempotencyStore:
         self._ttl = ttl
 
     async def acquire(self, scope: str, key: str) -> bool:
-        # A transaction-level advisory lock: released at commit or rollback, shared by every
-        # process on the database, and never waited for (a concurrent duplicate gets a 409).
+        # Held until the transaction ends, seen by every process, never waited for (409).
         connection = await self._driver(write=True)
         with unavailable_on_outage():
             acquired = await connection.fetchval(
@@ -100,7 +99,6 @@ class SqlIdempotencyStore:
 
 
 async def purge_expired(engine: AsyncEngine, ttl: timedelta) -> int:
-    """Delete records older than the retention period; returns how many went."""
     statement = delete(IdempotencyRow).where(
         col(IdempotencyRow.created_at) < datetime.now(UTC) - ttl
     )
@@ -111,7 +109,7 @@ async def purge_expired(engine: AsyncEngine, ttl: timedelta) -> int:
 
 
 class IdempotencyPurger:
-    """Deletes expired records; the HTTP app runs it periodically (any process may, safely)."""
+    """Run periodically by the HTTP app; any number of processes may run it."""
 
     def __init__(self, engine: AsyncEngine, ttl: timedelta) -> None:
         self._engine = engine

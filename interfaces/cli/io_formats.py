@@ -1,16 +1,6 @@
-"""Import and export files: CSV (a header row of field names) and JSON lines, both streamed.
+"""Import and export files, CSV and JSON lines, both streamed (the rules: docs/cli.md).
 
-Reading turns each record into the same field mapping an HTTP body would give (the domain then
-validates it). Choices where a format leaves room:
-
-- CSV cells are text: an empty `description` is null, an empty `quantity` means the default (0),
-  a `quantity` of digits becomes an integer; the domain judges everything else.
-- The read-only fields of an item (`id`, `version`, `created_at`, `updated_at`) are accepted and
-  ignored, so an export imports as it is: imported items always get new ids, versions and
-  timestamps. Any other unknown CSV column makes the whole file unreadable (a file error, not a bad
-  row); an unknown key in a JSON line makes that row bad.
-- Exports write exactly the API's item JSON, one object per line, or its fields as CSV cells (a
-  null description is an empty cell, so an empty-string description comes back as null).
+Each record becomes the field mapping an HTTP body would give; the domain validates it.
 """
 
 from __future__ import annotations
@@ -37,7 +27,7 @@ if TYPE_CHECKING:
     from _csv import Reader
 
 REQUIRED_COLUMNS: Final = ("sku", "name", "price")
-#: Longer digit strings stay text (the domain rejects them): int() of huge strings is slow.
+#: Longer digit strings stay text for the domain to reject: int() of a huge string is slow.
 _INTEGER: Final = re.compile(r"\s*[+-]?\d{1,20}\s*")
 _BOM: Final = b"\xef\xbb\xbf"
 
@@ -51,7 +41,6 @@ _SUFFIXES: Final = {".csv": Format.CSV, ".jsonl": Format.JSONL, ".ndjson": Forma
 
 
 def format_of(path: Path, explicit: Format | None) -> Format | None:
-    """The file's format: the one given, else the one its suffix names (None if neither)."""
     return explicit or _SUFFIXES.get(path.suffix.lower())
 
 
@@ -60,16 +49,15 @@ class BadImportFile(Exception):
 
 
 class ImportFile:
-    """A file to import, as a row source: every call reads it again from its start."""
+    """A row source: every call reads the file again from its start."""
 
     def __init__(self, path: Path, fmt: Format) -> None:
         self.path = path
         self.format = fmt
-        #: Read-only fields met (and ignored) so far.
         self.ignored: set[str] = set()
 
     def check(self) -> None:
-        """Fail early, before any database work, when the file cannot be imported at all."""
+        """Fail before any database work when the file cannot be imported at all."""
         if self.format is Format.CSV:
             with self._open_csv() as reader:
                 self._columns(reader)
@@ -229,7 +217,7 @@ def replaced_atomically(path: Path) -> Iterator[IO[bytes]]:
 
 
 def _umask() -> int:
-    # mkstemp creates files 0600; an export should get the permissions `open()` would give it.
+    # mkstemp makes files 0600; an export gets the permissions `open()` would give it.
     current = os.umask(0)
     os.umask(current)
     return current

@@ -1,11 +1,7 @@
-"""Session consistency across processes: the `Stockroom-Session` header.
+"""Session consistency across processes: the `Stockroom-Session` header (docs/api.md).
 
-A successful write's response carries the LSN it was acknowledged at; a request that sends that
-token back, to any process, is served only by a database that has replayed it (a standby that
-has, or the primary). The token is carried in a context variable the units of work read
-(infrastructure/db/replicas.py), one `Session` object per request, which they also update with
-the request's writes: the object is shared, so the update is seen here even when a handler ran
-in another task. Without standbys configured no LSN is tracked and no header is sent.
+One shared `Session` object per request, in a context variable the units of work read and
+update, so a write made in another task is still seen here when the response starts.
 """
 
 from __future__ import annotations
@@ -65,8 +61,7 @@ class ConsistencyMiddleware:
 
 
 def document_session_header(method: str, operation: dict[str, Any]) -> None:
-    """Name the header in the OpenAPI document: as a response header of every successful
-    write, and as an optional request header of every read."""
+    """Document the header: on every successful write's response, optional on every read."""
     if method.upper() in _WRITES:
         for status, response in operation.get("responses", {}).items():
             if status.startswith("2"):

@@ -1,9 +1,5 @@
-"""OpenAPI details FastAPI does not produce by itself: problem+json error responses, and texts
-that state the configuration (the body limit, how long idempotent responses are kept).
-
-A description may hold the placeholders `{body_limit}` and `{idempotency_ttl}`: the document
-is rendered with the running service's settings in their place.
-"""
+"""OpenAPI details FastAPI does not produce: problem+json errors, and descriptions whose
+`{body_limit}` and `{idempotency_ttl}` placeholders are filled from the running settings."""
 
 from __future__ import annotations
 
@@ -93,11 +89,8 @@ def install_openapi(
     max_body_bytes: int,
     idempotency_ttl_hours: int,
 ) -> None:
-    """Serve error responses as application/problem+json and drop FastAPI's own 422 schema.
-
-    The security requirements follow the configuration: none when no API keys are configured,
-    none on reads when reads are public. Operations that need no key document no 401/403.
-    """
+    """Errors as application/problem+json, without FastAPI's own 422 schema; security (and
+    401/403) only on the operations that need a key under this configuration."""
     settings = {
         "{body_limit}": _size(max_body_bytes),
         "{idempotency_ttl}": f"{idempotency_ttl_hours} h",
