@@ -1,4 +1,4 @@
-"""Session consistency across processes: the `Stockroom-Session` header (docs/api.md).
+"""Session consistency across processes: the `Stockroom-Session` header (docs/deploy.md).
 
 One shared `Session` object per request, in a context variable the units of work read and
 update, so a write made in another task is still seen here when the response starts.
