@@ -1,17 +1,16 @@
-"""Server processes under test, pinned to a CPU, and a small keep-alive HTTP client."""
+"""Server processes under test, pinned to a CPU: their CPU time and memory."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-import orjson
+import httpx
 
 _TICK: Final = os.sysconf("SC_CLK_TCK")
 
@@ -56,9 +55,9 @@ class Service:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early:\n{self.output()}")
             try:
-                if Client(self.port, timeout=1).request("GET", self.ready_path)[0] == 200:
+                if httpx.get(self.url + self.ready_path, timeout=1).status_code == 200:
                     return
-            except OSError:
+            except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} not ready within {within}s:\n{self.output()}")
@@ -123,27 +122,3 @@ def _rss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-class Client:
-    """Keep-alive HTTP/1.1 to 127.0.0.1 (standard library only)."""
-
-    def __init__(self, port: int, *, timeout: float = 30.0) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-
-    def request(
-        self, method: str, path: str, body: Any = None
-    ) -> tuple[int, dict[str, str], bytes]:
-        payload = None if body is None else orjson.dumps(body)
-        headers = {} if body is None else {"Content-Type": "application/json"}
-        try:
-            self.conn.request(method, path, body=payload, headers=headers)
-            response = self.conn.getresponse()
-            data = response.read()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            raise
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
-
-    def close(self) -> None:
-        self.conn.close()

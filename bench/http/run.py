@@ -29,10 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-import orjson
+import httpx
 
 from bench.http.database import Seed, seed, throwaway_database
-from bench.http.processes import Client, Service
+from bench.http.processes import Service
 from bench.http.wrk import Endpoint, Wrk, WrkResult, endpoints, require_wrk
 from tests.support.ports import free_port
 
@@ -122,15 +122,14 @@ def start_servers(
 def parity(stockroom: Service, reference: Service, seeded: Seed, deep: str) -> list[str]:
     """Same status, headers and bytes on reads; same status and fields on writes."""
     problems = []
-    clients = Client(stockroom.port), Client(reference.port)
+    clients = httpx.Client(base_url=stockroom.url), httpx.Client(base_url=reference.url)
     ids = seeded.ids
-    reads = [f"/v1/items/{ids[0]}", "/v1/items?limit=50", f"/v1/items?limit=50&cursor={deep}"]
-    for path in reads:
-        (s, s_headers, s_body), (r, r_headers, r_body) = (c.request("GET", path) for c in clients)
-        if (s, s_body) != (200, r_body) or r != 200:
-            problems.append(f"GET {path}: {s} {s_body[:200]!r} vs {r} {r_body[:200]!r}")
+    for path in (f"/v1/items/{ids[0]}", "/v1/items?limit=50", f"/v1/items?limit=50&cursor={deep}"):
+        s, r = (client.get(path) for client in clients)
+        if (s.status_code, s.content) != (200, r.content) or r.status_code != 200:
+            problems.append(f"GET {path}: {s.status_code} {s.content[:200]!r} vs {r.status_code}")
         for header in ("etag", "link", "content-type"):
-            if s_headers.get(header) != r_headers.get(header):
+            if s.headers.get(header) != r.headers.get(header):
                 problems.append(f"GET {path}: {header} differs")
     writes: list[tuple[str, str, dict[str, Any] | None]] = [
         ("PATCH", f"/v1/items/{ids[1]}", {"name": "Parity"}),
@@ -142,8 +141,8 @@ def parity(stockroom: Service, reference: Service, seeded: Seed, deep: str) -> l
         answers = []
         for n, client in enumerate(clients):
             sent = body and {k: v.format(n) if k == "sku" else v for k, v in body.items()}
-            status, _, data = client.request(method, path, sent)
-            answers.append((status, list(orjson.loads(data))))
+            response = client.request(method, path, json=sent)
+            answers.append((response.status_code, list(response.json())))
         if answers[0] != answers[1]:
             problems.append(f"{method} {path}: {answers[0]} vs {answers[1]}")
     for client in clients:
