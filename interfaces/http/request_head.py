@@ -33,6 +33,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self.in_head = True
         self.head_bytes = 0
         self.head_deadline: asyncio.TimerHandle | None = None
+        self.refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -43,6 +44,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return  # read and dropped until the client closes or the deadline does
         if not self.in_head:
             super().data_received(data)
             return
@@ -87,8 +90,10 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse_head(self) -> None:
-        """A 431 problem, then the connection is closed: the rest of the head is never read."""
-        self._disarm_deadline()
+        """A 431 problem, then this side of the connection is closed; the rest of the head is
+        dropped as it comes (closing with it unread would reset the connection, and the client
+        could lose the answer), until the client closes or the head's deadline passes."""
+        self.refused = True
         request_id = accept_or_create_request_id(None)
         body = orjson.dumps(
             {
@@ -107,7 +112,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             b"connection: close",
         ]
         self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
-        self.transport.close()
+        self.transport.write_eof()
 
 
 def with_header_timeout(seconds: float) -> type[BoundedHeadProtocol]:

@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
                 "graceful_timeout": math.ceil(settings.shutdown_drain + settings.shutdown_grace)
                 + 1,
                 "keepalive": 5,  # uvicorn's default, as for one process
+                "control_socket_disable": True,  # no runtime control socket in $HOME
             }
         ).run()
         return
