@@ -14,8 +14,8 @@ Three measurements, each the median wall time of `--runs` processes, on the embe
    migrated, its PostgreSQL stopped), with the phases read from its JSON log: the command itself
    (imports, settings, address check, starting the database, checking the migrations) up to
    "embedded PostgreSQL ready", then the server process (exec, imports, attaching to the database,
-   building the app) up to uvicorn's "Started server process", then start-up and the first bind
-   up to "Uvicorn running", then the first ready answer.
+   building the app) up to uvicorn's "Started server process", then the app's start-up up to
+   "serving on", then the first ready answer.
 
 "without" bytecode is this machine's default: PYTHONDONTWRITEBYTECODE=1, so every module without
 a compiled file next to it (the project, and site-packages unless the install compiled it) is
@@ -48,7 +48,7 @@ STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
 PHASES = (
     ("command (to database ready)", "embedded PostgreSQL ready"),
     ("server process (exec, imports, app)", "Started server process"),
-    ("lifespan and bind", "Uvicorn running"),
+    ("lifespan", "serving on"),
 )
 
 

@@ -73,7 +73,7 @@ def serve(
             "embedded PostgreSQL ready, data in %s", settings.data_dir.expanduser().resolve()
         )
     # The server runs in this same process, but without the command line loaded (see the module
-    # it runs; not imported here, as it keeps rich out of the process that imports it).
+    # it runs).
     sys.stderr.flush()
     for sock in sockets:  # only now: the embedded database's processes must not hold them
         sock.set_inheritable(True)

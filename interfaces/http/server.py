@@ -3,23 +3,14 @@
 `stockroom serve` checks the configuration, listens on the address and prepares the database,
 then replaces itself with this module (`os.execv`: same process id, so signals and supervisors see
 one process), handing over its listening sockets by file descriptor. What serves has therefore
-never imported the CLI (typer, rich, the commands).
+never imported the CLI (typer, the commands).
 
 One process is uvicorn's `Server` with a drain (`DrainingServer`). With `--workers N`, gunicorn
 supervises N forked workers (`DrainingWorker`, uvicorn-worker's worker class), each running that
 same server; gunicorn restarts a worker that dies and replaces them all on SIGHUP.
 """
 
-# ruff: noqa: E402  (rich is kept out below, before anything imports structlog)
-
 from __future__ import annotations
-
-import sys
-
-# structlog.dev imports rich, and rich's traceback module pygments, at import time, only to
-# pretty-print exceptions on a terminal (without them it prints plain tracebacks). Keep them out
-# of the serving process, which never prints to a terminal that way.
-sys.modules.setdefault("rich", None)  # type: ignore[arg-type]
 
 import argparse
 import asyncio
@@ -31,6 +22,7 @@ import math
 import os
 import signal
 import socket
+import sys
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
