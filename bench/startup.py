@@ -34,7 +34,7 @@ STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
 PHASES = (
     ("command (to database ready)", "embedded PostgreSQL ready"),
     ("server process (exec, imports, app)", "Started server process"),
-    ("lifespan and bind", "Uvicorn running"),
+    ("lifespan", "serving on"),
 )
 
 

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     #: every second and needing two failures (HAProxy's inter 1s fall 2) notices within about
     #: 2 s; the rest is margin for a slow check. 0: stop accepting at once.
     shutdown_drain: float = Field(default=5.0, ge=0, le=300)
+    #: Seconds a client has to send a request's line and headers; the connection is closed after.
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("database_url")
     @classmethod

@@ -18,26 +18,36 @@ import typer
 from interfaces.cli.failures import fail
 
 SERVER_MODULE = "interfaces.http.server"
+#: Connections the kernel queues until the server accepts them (uvicorn's and gunicorn's default).
+_BACKLOG = 2048
 
 
-def check_bind(host: str, port: int) -> None:
-    """Fail (exit 1) unless every address of `host` can listen on `port`, as the server will.
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Listen on `port` at every address of `host`, or fail (exit 1) with one line.
 
-    The sockets are closed again at once: the server binds its own a moment later. Port 0 (any
-    free port) is checked like any other.
+    The server is handed these very sockets: a second `serve` started on the same port at the
+    same moment fails here, before it migrates anything, instead of after.
     """
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as exc:
         raise fail(f"--host {host!r}: {getattr(exc, 'strerror', None) or exc}") from None
-    for family, kind, proto, _, address in addresses:
-        with socket.socket(family, kind, proto) as sock:
-            # As the server does: a port left in TIME_WAIT by a previous run is free.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(address)
-            except OSError as exc:
-                raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sockets: list[socket.socket] = []
+    for family, kind, proto, _, address in dict.fromkeys(addresses):
+        sock = socket.socket(family, kind, proto)
+        sockets.append(sock)
+        # A port left in TIME_WAIT by a previous run is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        try:
+            sock.bind(address)
+            sock.listen(_BACKLOG)
+        except OSError as exc:
+            for opened in sockets:
+                opened.close()
+            raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sockets
 
 
 def serve(
@@ -54,7 +64,7 @@ def serve(
     from interfaces.logs import configure_logging  # noqa: PLC0415
 
     settings = load_settings()
-    check_bind(host, port)
+    sockets = listen(host, port)
     configure_logging(settings.log_level, settings.log_format)
     if settings.database_url is None:
         with reported_failures():
@@ -63,7 +73,10 @@ def serve(
             "embedded PostgreSQL ready, data in %s", settings.data_dir.expanduser().resolve()
         )
     # The server runs in this same process, but without the command line loaded (see the module
-    # it runs; not imported here, as it keeps rich out of the process that imports it).
+    # it runs).
     sys.stderr.flush()
-    argv = [sys.executable, "-m", SERVER_MODULE, f"--host={host}", f"--port={port}"]
-    os.execv(argv[0], [*argv, f"--workers={workers}"])  # noqa: S606  (our interpreter, our module)
+    for sock in sockets:  # only now: the embedded database's processes must not hold them
+        sock.set_inheritable(True)
+    fds = [f"--fd={sock.fileno()}" for sock in sockets]
+    argv = [sys.executable, "-m", SERVER_MODULE, *fds, f"--workers={workers}"]
+    os.execv(argv[0], argv)  # noqa: S606  (our interpreter, our module)

@@ -1,7 +1,8 @@
 """The edge of every request, as two pure ASGI middlewares (no per-request task or body copy).
 
-EdgeMiddleware, outermost, assigns the request id, adds the headers every response carries,
-answers HEAD as GET without the body, and writes the access line and the metrics.
+EdgeMiddleware, outermost, refuses requests whose framing is ambiguous, assigns the request id,
+adds the headers every response carries, answers HEAD as GET without the body, and writes the
+access line and the metrics.
 AdmissionMiddleware, inside the CORS middleware (so every answer it gives carries the CORS
 headers), enforces the body limit and the JSON content type, lets in only callers with one
 fitting API key (auth.py), and turns an unexpected exception into a 500 problem without
@@ -50,6 +51,37 @@ def _unexpected_error(request_id: str) -> Response:
     )
 
 
+def _refuse_framing(scope: Scope, request_id: str) -> Response | None:
+    """A refusal of a request a proxy in front may have read differently (RFC 9112), or None."""
+    hosts = [value for name, value in scope["headers"] if name == b"host"]
+    if scope["http_version"] == "1.1" and len(hosts) != 1:
+        return problem_response(
+            400,
+            f"Send exactly one Host header, not {len(hosts)}.",
+            request_id=request_id,
+            slug="bad-host",
+            headers={"Connection": "close"},
+        )
+    codings = [
+        coding.strip().lower()
+        for name, value in scope["headers"]
+        if name == b"transfer-encoding"
+        for coding in value.decode("latin-1").split(",")
+        if coding.strip()
+    ]
+    if any(coding != "chunked" for coding in codings):
+        # The body is framed but encoded in a way nothing here decodes.
+        return problem_response(
+            501,
+            "Only the chunked transfer coding is supported.",
+            request_id=request_id,
+            slug="unsupported-transfer-coding",
+            title="Not Implemented",
+            headers={"Connection": "close"},
+        )
+    return None
+
+
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
         self.app = app
@@ -72,8 +104,9 @@ class EdgeMiddleware:
         ]
         method = scope["method"]
         head = method == "HEAD"
-        if head:  # every GET route answers HEAD: the same response, headers only
-            scope["method"] = "GET"
+        # Every GET route answers HEAD: the same response, headers only. The app gets a copy, as
+        # the server reads the method of its own scope to frame the response.
+        inner = {**scope, "method": "GET"} if head else scope
         began = time.perf_counter()
         started = False
         status = 500
@@ -89,16 +122,19 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            refused = _refuse_framing(scope, request_id)
+            if refused is not None:
+                await refused(scope, receive, send_with_headers)
+            else:
+                await self.app(inner, receive, send_with_headers)
         except Exception:
             response = _unexpected_error(request_id)
             if started:
                 raise
             await response(scope, receive, send_with_headers)
         finally:
-            scope["method"] = method
             elapsed = time.perf_counter() - began
-            template = getattr(scope.get("route"), "path", UNMATCHED)
+            template = getattr(inner.get("route"), "path", UNMATCHED)
             self.metrics.observe(method, template, status, elapsed)
             fields = {"cause": state["cause"]} if "cause" in state else {}
             self.access.info(

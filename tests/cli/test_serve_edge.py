@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.servers import Server
+from tests.servers import STOCKROOM, Server, environment
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -119,3 +121,33 @@ async def test_one_key_over_two_processes_creates_one_item(
     created = {r.content for r in responses if r.status_code == 201}
     assert len(created) == 1, "every 201 must be the same response, replayed"
     assert [item["sku"] for item in listing] == ["EDGE-1"]
+
+
+def test_two_servers_started_on_one_port_at_once_one_fails_with_one_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The loser fails before it migrates or serves anything, with one line and exit 1."""
+    port = free_port()
+    env = environment({"STOCKROOM_DATABASE_URL": database_url, "STOCKROOM_SHUTDOWN_DRAIN": "0"})
+    started = []
+    for n in range(2):
+        with (tmp_path / f"out-{n}").open("w") as out, (tmp_path / f"err-{n}").open("w") as err:
+            command = [STOCKROOM, "serve", "--port", str(port)]
+            started.append(subprocess.Popen(command, env=env, stdout=out, stderr=err))
+    try:
+        deadline = time.monotonic() + 60  # a bound on start-up, not a timing assertion
+        while all(p.poll() is None for p in started) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        loser = next(n for n, p in enumerate(started) if p.poll() is not None)
+        winner = started[1 - loser]
+        assert started[loser].returncode == 1
+        lines = (tmp_path / f"err-{loser}").read_text().splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"error: cannot listen on 127.0.0.1:{port}"), lines
+        assert winner.poll() is None
+        # Its socket listens from the start; the answer comes once the app is up.
+        assert httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=60).status_code == 200
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(30)
