@@ -19,25 +19,25 @@ _log = logging.getLogger(__name__)
 
 async def connect_standby(
     replicas: ReplicaSet, setup: TransactionSetup | None
-) -> tuple[Replica, PooledConnection] | None:
-    """A connection to a standby fresh enough for the current read; None: read on the primary.
+) -> tuple[Replica | None, PooledConnection | None]:
+    """A connection to a standby fresh enough for the current read; Nones: read on the primary.
 
     A standby that fails here leaves the rotation at once (its monitor brings it back), and
     its pool is dropped: its connections most likely went with it.
     """
     replica = replicas.choose()
     if replica is None:
-        return None
+        return None, None
     try:
         connection = await PooledConnection.check_out(replica.engine)
     except Exception as error:
         replicas.take_out(replica, f"cannot connect ({type(error).__name__})")
         await replica.engine.dispose(close=False)
-        return None
+        return None, None
     if connection.is_closed():
         replicas.take_out(replica, "connection lost")
         await connection.discard(None, outage=True)
-        return None
+        return None, None
     replica.readers.add(connection.driver)
     if setup is not None:  # behind PgBouncer: its transaction first, on the standby
         try:
@@ -45,7 +45,7 @@ async def connect_standby(
         except Exception as error:
             if is_disconnect(error):
                 await give_up_standby(replicas, replica, connection, error)
-                return None
+                return None, None
             replica.readers.discard(connection.driver)
             await connection.discard(error)
             with unavailable_on_outage():

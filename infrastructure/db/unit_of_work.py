@@ -1,15 +1,13 @@
 """The async unit of work: one pooled connection and its transaction; rolls back unless committed.
 
-Its repositories run their statements through it (`fetchrow`, `fetch`, ...). Reads need no
-transaction (one statement is its own snapshot): the first write begins one. A unit declared
-read-only may run on a standby (standby_reads.py); a read the standby fails is run again on the
-primary, so a read-only unit never writes anything twice.
+Its repositories run their statements through it. Reads need no transaction (a statement is its
+own snapshot): the first write begins one. A read-only unit may read on a standby, and a read
+the standby fails runs again on the primary (standby_reads.py).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -51,12 +49,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyStore(self, self._idempotency_ttl)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, _: object, exc: BaseException | None, __: object) -> None:
         self._active = False
         try:
             if self._connection is not None:
@@ -65,10 +58,8 @@ class SqlUnitOfWork:
             if self._wrote and self._replicas is not None:
                 self._replicas.writes.observe(exc)
             self._read_only = self._fell_back = self._wrote = False
-            self._replica = None
 
-    # What repositories run their statements with (tracing wraps asyncpg's methods: each is
-    # looked up on the connection when it runs).
+    # The handle repositories use; each method is looked up when it runs (tracing wraps them).
 
     async def fetchrow(self, sql: str, *args: Any, write: bool = False) -> Any:
         return await self._run("fetchrow", sql, args, write)
@@ -104,23 +95,16 @@ class SqlUnitOfWork:
         if write and self._read_only:
             raise RuntimeError("a read-only unit of work cannot write")
         self._wrote = self._wrote or write
-        connection = self._connection
-        if connection is None:
+        if self._connection is None:
             self._check_active()
-            connection = await self._connect()
-        if (write or self._setup is not None) and not connection.in_transaction:
+            if self._read_only and self._replicas is not None and not self._fell_back:
+                self._replica, self._connection = await connect_standby(self._replicas, self._setup)
+            if self._connection is None:
+                with unavailable_on_outage():
+                    self._connection = await PooledConnection.check_out(self._primary)
+        if (write or self._setup is not None) and not self._connection.in_transaction:
             with unavailable_on_outage():
-                await connection.begin(self._setup)
-        return connection
-
-    async def _connect(self) -> PooledConnection:
-        if self._read_only and self._replicas is not None and not self._fell_back:
-            standby = await connect_standby(self._replicas, self._setup)
-            if standby is not None:
-                self._replica, self._connection = standby
-                return self._connection
-        with unavailable_on_outage():
-            self._connection = await PooledConnection.check_out(self._primary)
+                await self._connection.begin(self._setup)
         return self._connection
 
     async def commit(self) -> None:
@@ -138,7 +122,8 @@ class SqlUnitOfWork:
     async def _end(self, exc: BaseException | None) -> None:
         """Roll back what was not committed and hand the connection back to its pool; one that
         lost its link, or whose state is unknown, is discarded instead."""
-        connection, self._connection, replica = self._connection, None, self._replica
+        connection, replica = self._connection, self._replica
+        self._connection = self._replica = None
         assert connection is not None
         if self._read_only and self._replicas is not None:
             self._replicas.count_read("primary" if replica is None else "replica")
