@@ -16,7 +16,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from application.errors import CommitOutcomeUnknown
 from infrastructure.db.engine import TransactionSetup
-from infrastructure.db.errors import is_disconnect
+from infrastructure.db.errors import is_demoted, is_disconnect
 
 #: asyncpg cancels a statement past its timeout; COMMIT's is set past the unit's own bound, which
 #: closes the connection instead (see `commit`).
@@ -77,16 +77,17 @@ class PooledConnection:
         self.in_transaction = False
         await self.driver.execute("ROLLBACK;")
 
-    async def discard(self, error: Exception | None, *, outage: bool = False) -> None:
+    async def discard(self, error: Exception | None, *, with_pool: bool = False) -> None:
         """Invalidate it (aborting it, see engine.py) instead of pooling it again.
 
-        Statements on the driver bypass SQLAlchemy's disconnect handling, so on an outage this
-        does what it would: the pool is replaced too, as its other connections most likely went
-        with this one (or, on a demoted primary, lead to a standby).
+        Statements on the driver bypass SQLAlchemy's disconnect handling, so after an outage
+        this does what it would: the pool is replaced, as its other connections most likely
+        went with this one. Those of a demoted primary, which still answers, are closed, so
+        that every new one looks for the new primary.
         """
         await greenlet_spawn(self._pooled.invalidate, error)
-        if outage:
-            await self.engine.dispose(close=False)
+        if with_pool:
+            await self.engine.dispose(close=error is not None and is_demoted(error))
 
     async def check_in(self) -> None:
         """Hand it back to its pool, without a greenlet when that cannot await: only a full

@@ -128,10 +128,15 @@ def is_disconnect(error: BaseException | None) -> bool:
     return False
 
 
+def is_demoted(error: BaseException) -> bool:
+    """A write refused as read-only: the connection leads to a primary that was demoted."""
+    return sqlstate_of(error) == "25006"
+
+
 def drops_pool(error: BaseException) -> bool:
     """The pool's other connections are most likely unusable too: they went with this one, or
-    they lead to a primary that was demoted (they must reconnect to find the new one)."""
-    return is_disconnect(error) or sqlstate_of(error) == "25006"
+    they lead to a demoted primary (they must reconnect to find the new one)."""
+    return is_disconnect(error) or is_demoted(error)
 
 
 def is_recovery_conflict(error: BaseException) -> bool:

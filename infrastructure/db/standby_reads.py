@@ -36,7 +36,7 @@ async def connect_standby(
         return None, None
     if connection.is_closed():
         replicas.take_out(replica, "connection lost")
-        await connection.discard(None, outage=True)
+        await connection.discard(None, with_pool=True)
         return None, None
     replica.readers.add(connection.driver)
     if setup is not None:  # behind PgBouncer: its transaction first, on the standby
@@ -66,7 +66,7 @@ async def give_up_standby(
     if not replica.problem:  # else it was taken out first, which ended this read
         replicas.take_out(replica, f"a read failed ({type(error).__name__})")
     _log.warning("a read on replica %s failed: running it on the primary", replica.name)
-    await connection.discard(error, outage=True)
+    await connection.discard(error, with_pool=True)
 
 
 async def end_standby_read(
@@ -78,14 +78,16 @@ async def end_standby_read(
     error = None if exc is None else exc.__cause__ or exc
     if isinstance(error, Exception) and is_disconnect(error):
         replicas.take_out(replica, "connection lost")
-        await connection.discard(error, outage=True)
+        await connection.discard(error, with_pool=True)
         return
     try:
         if connection.in_transaction:
             await connection.rollback()
     except BaseException as failure:  # cancelled too: the connection's state is unknown
         lost = is_disconnect(failure)
-        await connection.discard(failure if isinstance(failure, Exception) else None, outage=lost)
+        await connection.discard(
+            failure if isinstance(failure, Exception) else None, with_pool=lost
+        )
         if not lost:
             raise
         replicas.take_out(replica, "connection lost")

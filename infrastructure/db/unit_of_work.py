@@ -132,7 +132,7 @@ class SqlUnitOfWork:
             return
         error = None if exc is None else exc.__cause__ or exc
         if isinstance(error, Exception) and drops_pool(error):
-            await connection.discard(error, outage=True)
+            await connection.discard(error, with_pool=True)
             return
         try:
             with unavailable_on_outage():
