@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.errors import CommitOutcomeUnknown, DataStoreUnavailable
 from domain.item import Item, NewItem
-from infrastructure.db.engine import build_engine
+from infrastructure.db.engine import build_engine, command_timeout
 from infrastructure.db.errors import NO_PRIMARY_DEMOTED, NO_PRIMARY_STANDBYS, NO_PRIMARY_STARTING
 from infrastructure.db.replicas import Replica, ReplicaSet
 from infrastructure.db.unit_of_work import SqlUnitOfWork
@@ -67,9 +67,9 @@ def count_sku(cluster: Cluster, database: str, sku: str) -> int:
     return int(row[0])
 
 
-async def write(unit: SqlUnitOfWork, sku: str) -> None:
+async def write(unit: SqlUnitOfWork, item: Item | str) -> None:
     async with unit as uow:
-        await uow.items.add(new_item(sku))
+        await uow.items.add(new_item(item) if isinstance(item, str) else item)
         await uow.commit()
 
 
@@ -110,13 +110,15 @@ async def test_a_server_refusing_connections_while_it_stops_is_no_primary_and_50
     """A smart shutdown waits for the sessions it has and refuses new ones (SQLSTATE 57P03),
     as a node does while Patroni restarts or demotes it."""
     standby = pair.standby
-    with standby.connect(pair.database):  # holds the shutdown open
-        await asyncio.to_thread(start_smart_shutdown, standby)
-        url = standby.url(pair.database).replace("postgres@", "postgres:unused-secret@")
-        async for client in client_with(url, connect_timeout=2):
-            await assert_unusable(client, NO_PRIMARY_STARTING, capsys, "unused-secret")
-    eventually(lambda: not standby.running, "the standby to stop")
-    standby.start()
+    try:
+        with standby.connect(pair.database):  # holds the shutdown open
+            await asyncio.to_thread(start_smart_shutdown, standby)
+            url = standby.url(pair.database).replace("postgres@", "postgres:unused-secret@")
+            async for client in client_with(url, connect_timeout=2):
+                await assert_unusable(client, NO_PRIMARY_STARTING, capsys, "unused-secret")
+    finally:
+        eventually(lambda: not standby.running, "the standby to stop")
+        standby.start()
 
 
 async def test_a_write_on_a_demoted_primary_is_503_and_drops_the_pool(pair: ClusterPair) -> None:
@@ -146,23 +148,21 @@ async def test_a_write_on_a_demoted_primary_is_503_and_drops_the_pool(pair: Clus
 
 
 async def test_a_commit_waiting_for_a_synchronous_standby_is_never_cancelled(
-    pair: ClusterPair, primary: AsyncEngine
+    pair: ClusterPair,
 ) -> None:
-    """Past its bound, the COMMIT's outcome is unknown, and the client closed its connection
-    rather than cancel the wait: a cancelled wait would have committed locally, unreplicated."""
+    """Past its bound (the service's own) the COMMIT's outcome is unknown, and the client
+    closed its connection rather than cancel the wait, which would have committed locally
+    without replicating."""
+    url = pair.primary.url(pair.database)
+    settings = settings_for(url)
+    engine = build_engine(url, settings)
     with pair.primary.connect() as conn:
         conn.execute("ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
         conn.execute("SELECT pg_reload_conf()")
     item = new_item("sync-1")
     try:
-
-        async def write() -> None:
-            async with SqlUnitOfWork(primary, commit_timeout=1.0) as uow:
-                await uow.items.add(item)
-                await uow.commit()
-
         with pytest.raises(CommitOutcomeUnknown):
-            await write()
+            await write(SqlUnitOfWork(engine, commit_timeout=command_timeout(settings)), item)
         # Still waiting for a synchronous standby: not visible, not given up.
         assert count_sku(pair.primary, pair.database, item.sku) == 0
         with pair.primary.connect() as conn:
@@ -172,11 +172,14 @@ async def test_a_commit_waiting_for_a_synchronous_standby_is_never_cancelled(
         assert row is not None
         assert row[0] == 1
     finally:
+        await engine.dispose()
         with pair.primary.connect() as conn:
             conn.execute("ALTER SYSTEM RESET synchronous_standby_names")
             conn.execute("SELECT pg_reload_conf()")
-    # Once a standby acknowledges (none is required now), the commit completes.
+    # Once a standby acknowledges (none is required now), the commit completes; a cancel
+    # would have ended the wait long before, and the server says so in its log.
     eventually(lambda: count_sku(pair.primary, pair.database, item.sku) == 1, "the commit")
+    assert "canceling wait for synchronous replication" not in pair.primary.log_tail(200)
 
 
 async def test_a_write_whose_connection_is_lost_before_commit_is_unavailable_not_unknown(
