@@ -59,8 +59,6 @@ class SqlUnitOfWork:
                 self._replicas.writes.observe(exc)
             self._read_only = self._fell_back = self._wrote = False
 
-    # The handle repositories use; each method is looked up when it runs (tracing wraps them).
-
     async def fetchrow(self, sql: str, *args: Any, write: bool = False) -> Any:
         return await self._run("fetchrow", sql, args, write)
 
@@ -80,7 +78,7 @@ class SqlUnitOfWork:
     async def _run(self, method: str, sql: str, args: tuple[Any, ...], write: bool) -> Any:
         connection = await self._connection_for(write)
         with unavailable_on_outage():
-            try:
+            try:  # the method looked up as it runs: tracing wraps asyncpg's
                 return await getattr(connection.driver, method)(sql, *args)
             except Exception as error:
                 if self._replica is None or self._replicas is None or not standby_failed(error):
