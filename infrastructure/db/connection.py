@@ -8,6 +8,7 @@ few transaction statements as plain text, instead of going through an ORM sessio
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,7 +17,7 @@ from sqlalchemy.util import greenlet_spawn
 
 from application.errors import CommitOutcomeUnknown
 from infrastructure.db.engine import TransactionSetup
-from infrastructure.db.errors import is_demoted, is_disconnect
+from infrastructure.db.errors import drops_pool, is_demoted, is_disconnect
 
 #: asyncpg cancels a statement past its timeout; COMMIT's is set past the unit's own bound, which
 #: closes the connection instead (see `commit`).
@@ -88,6 +89,25 @@ class PooledConnection:
         await greenlet_spawn(self._pooled.invalidate, error)
         if with_pool:
             await self.engine.dispose(close=error is not None and is_demoted(error))
+
+    async def release(
+        self, error: BaseException | None, then: Callable[[Any], Awaitable[None]] | None = None
+    ) -> None:
+        """Roll back what was not committed, run `then` on the driver, and hand it back to its
+        pool; `error`, what its unit failed with, may have lost it (or its pool's other
+        connections), and a connection whose state is unknown is discarded instead."""
+        if isinstance(error, Exception) and drops_pool(error):
+            await self.discard(error, with_pool=True)
+            return
+        try:
+            if self.in_transaction:
+                await self.rollback()
+            if then is not None:
+                await then(self.driver)
+        except BaseException:  # cancelled too
+            await self.discard(None)
+            raise
+        await self.check_in()
 
     async def check_in(self) -> None:
         """Hand it back to its pool, without a greenlet when that cannot await: only a full

@@ -70,12 +70,15 @@ async def give_up_standby(
 
 
 async def end_standby_read(
-    replicas: ReplicaSet, replica: Replica, connection: PooledConnection, exc: BaseException | None
+    replicas: ReplicaSet,
+    replica: Replica,
+    connection: PooledConnection,
+    error: BaseException | None,
 ) -> None:
-    """Hand the standby connection back. A standby lost only at the end (behind PgBouncer, at
-    its ROLLBACK) leaves the rotation without failing the unit: its reads were answered."""
+    """Hand the standby connection back (`error`: what the unit failed with). A standby lost
+    only at the end (behind PgBouncer, at its ROLLBACK) leaves the rotation without failing the
+    unit: its reads were answered."""
     replica.readers.discard(connection.driver)
-    error = None if exc is None else exc.__cause__ or exc
     if isinstance(error, Exception) and is_disconnect(error):
         replicas.take_out(replica, "connection lost")
         await connection.discard(error, with_pool=True)
@@ -91,7 +94,7 @@ async def end_standby_read(
         if not lost:
             raise
         replicas.take_out(replica, "connection lost")
-        if exc is not None:
+        if error is not None:
             with unavailable_on_outage():
                 raise
         return

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infrastructure.db.connection import PooledConnection
 from infrastructure.db.engine import DEFAULT_COMMAND_TIMEOUT, TransactionSetup
-from infrastructure.db.errors import drops_pool, standby_failed, unavailable_on_outage
+from infrastructure.db.errors import standby_failed, unavailable_on_outage
 from infrastructure.db.idempotency import SqlIdempotencyStore
 from infrastructure.db.replicas import Replica, ReplicaSet
 from infrastructure.db.repository import SqlItemRepository
@@ -118,30 +118,23 @@ class SqlUnitOfWork:
                 await self._connection.rollback()
 
     async def _end(self, exc: BaseException | None) -> None:
-        """Roll back what was not committed and hand the connection back to its pool; one that
-        lost its link, or whose state is unknown, is discarded instead."""
-        connection, replica = self._connection, self._replica
+        connection, replica, replicas = self._connection, self._replica, self._replicas
         self._connection = self._replica = None
         assert connection is not None
-        if self._read_only and self._replicas is not None:
-            self._replicas.count_read("primary" if replica is None else "replica")
-        if replica is not None and self._replicas is not None:
-            await end_standby_read(self._replicas, replica, connection, exc)
-            return
         error = None if exc is None else exc.__cause__ or exc
-        if isinstance(error, Exception) and drops_pool(error):
-            await connection.discard(error, with_pool=True)
-            return
-        try:
+        if replicas is None:
             with unavailable_on_outage():
-                if connection.in_transaction:
-                    await connection.rollback()
-                if exc is None and self._wrote and self._replicas is not None:
-                    await self._replicas.acknowledge_write(connection.driver)
-        except BaseException:  # cancelled too: the connection's state is unknown
-            await connection.discard(None)
-            raise
-        await connection.check_in()
+                await connection.release(error)
+            return
+        if self._read_only:
+            replicas.count_read("primary" if replica is None else "replica")
+        if replica is not None:
+            await end_standby_read(replicas, replica, connection, error)
+            return
+        # Read-your-writes: the position later reads must see (that of a replayed write too).
+        acknowledge = replicas.acknowledge_write if exc is None and self._wrote else None
+        with unavailable_on_outage():
+            await connection.release(error, then=acknowledge)
 
     def _check_active(self) -> None:
         if not self._active:
