@@ -122,17 +122,14 @@ class SqlUnitOfWork:
         self._connection = self._replica = None
         assert connection is not None
         error = None if exc is None else exc.__cause__ or exc
-        if replicas is None:
-            with unavailable_on_outage():
-                await connection.release(error)
-            return
-        if self._read_only:
+        if self._read_only and replicas is not None:
             replicas.count_read("primary" if replica is None else "replica")
-        if replica is not None:
+        if replica is not None and replicas is not None:
             await end_standby_read(replicas, replica, connection, error)
             return
         # Read-your-writes: the position later reads must see (that of a replayed write too).
-        acknowledge = replicas.acknowledge_write if exc is None and self._wrote else None
+        wrote = exc is None and self._wrote
+        acknowledge = replicas.acknowledge_write if replicas is not None and wrote else None
         with unavailable_on_outage():
             await connection.release(error, then=acknowledge)
 
