@@ -24,3 +24,17 @@ class DataStoreUnavailable(ApplicationError):
     def __init__(self, reason: str = "the database is unavailable") -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class CommitOutcomeUnknown(DataStoreUnavailable):
+    """The connection was lost after COMMIT was sent: the write may or may not have happened.
+
+    Retrying with the same idempotency key is safe: the key is recorded in the write's own
+    transaction, so a retry either replays the committed answer or writes once.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the outcome of the write is unknown: the database connection was lost after "
+            "COMMIT was sent"
+        )

@@ -21,11 +21,12 @@ from application.use_cases import (
     ListItems,
     UpdateItem,
 )
-from infrastructure.db.engine import build_engine, transaction_setup
+from infrastructure.db.engine import build_engine, command_timeout, transaction_setup
 from infrastructure.db.idempotency import IdempotencyPurger
 from infrastructure.db.migrator import prepare_database
 from infrastructure.db.readiness import ReadinessProbe
-from infrastructure.db.replicas import build_replicas, replicas_lifecycle
+from infrastructure.db.replica_monitor import replicas_lifecycle
+from infrastructure.db.replicas import build_replicas
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
 
@@ -80,8 +81,9 @@ class Container(containers.DeclarativeContainer):
     #: The streaming standbys read-only units may run on (none configured: all on the primary).
     replicas = providers.Singleton(build_replicas, settings)
     replicas_lifecycle = providers.Resource(replicas_lifecycle, replicas, database_url)
+    commit_timeout = providers.Singleton(command_timeout, settings)
     unit_of_work = providers.Factory(
-        SqlUnitOfWork, engine, idempotency_ttl, transaction_setup, replicas
+        SqlUnitOfWork, engine, idempotency_ttl, transaction_setup, replicas, commit_timeout
     )
     readiness = providers.Singleton(ReadinessProbe, engine.provider, replicas)
     idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)

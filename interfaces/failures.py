@@ -114,24 +114,34 @@ def failure_message(exc: BaseException) -> str | None:
     if isinstance(exc, OutputFailed):
         return str(exc)
 
-    from application.errors import ApplicationError, DataStoreUnavailable  # noqa: PLC0415
+    from application.errors import (  # noqa: PLC0415
+        ApplicationError,
+        CommitOutcomeUnknown,
+        DataStoreUnavailable,
+    )
     from domain.errors import DomainError  # noqa: PLC0415
     from infrastructure.db.embedded import EmbeddedDatabaseError  # noqa: PLC0415
     from infrastructure.db.errors import is_unavailable  # noqa: PLC0415
     from infrastructure.db.migrator import MigrationError  # noqa: PLC0415
     from interfaces.configuration import ConfigurationError  # noqa: PLC0415
 
+    if isinstance(exc, CommitOutcomeUnknown):
+        return f"{exc}: it may or may not have been applied; check before running it again"
     if isinstance(exc, DataStoreUnavailable):
-        cause = exc.__cause__
-        if isinstance(cause, OSError):  # refused, unreachable, DNS, connect timeout
-            return f"cannot reach the database ({type(cause).__name__})"
-        return f"{exc} ({type(cause).__name__})" if cause is not None else str(exc)
+        return _unavailable_message(exc)
     expected = (DomainError, ApplicationError, MigrationError, EmbeddedDatabaseError)
     if isinstance(exc, (*expected, ConfigurationError)):
         return str(exc)
     if isinstance(exc, Exception) and is_unavailable(exc):
         return f"cannot reach the database ({type(exc).__name__})"
     return None
+
+
+def _unavailable_message(exc: Exception) -> str:
+    cause = exc.__cause__
+    if isinstance(cause, OSError):  # refused, unreachable, DNS, connect timeout
+        return f"cannot reach the database ({type(cause).__name__})"
+    return f"{exc} ({type(cause).__name__})" if cause is not None else str(exc)
 
 
 def stop_writing_stdout() -> None:

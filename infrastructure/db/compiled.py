@@ -1,16 +1,15 @@
 """SQLAlchemy statements compiled once for asyncpg, executed on the unit of work's connection.
 
-SQLAlchemy's async execution path costs several hundred microseconds of CPU per statement (ORM
-session, result processing, greenlet hops); the statements the service runs per request are few
-and fixed, so they are built with SQLAlchemy expressions against the SQLModel table, compiled once
-to asyncpg's SQL, and run with asyncpg directly, inside the unit of work's transaction.
+The statements the service runs per request are few and fixed: they are built with SQLAlchemy
+expressions against the SQLModel table, compiled once to asyncpg's SQL, and run on asyncpg
+directly, which spares each one SQLAlchemy's execution path (result processing, greenlet hops).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol
 
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -18,26 +17,19 @@ from sqlalchemy.sql.expression import ClauseElement
 
 _DIALECT: Final = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 
-T = TypeVar("T")
 
+class Database(Protocol):
+    """The unit of work's connection as its repositories use it (`SqlUnitOfWork`). A read
+    (`write=False`) that a standby fails is run again on the primary; `write=True` begins the
+    unit's transaction first. Declared here: the unit of work imports the repositories."""
 
-class Driver(Protocol):
-    """How a repository reaches the unit of work's connection: `SqlUnitOfWork.driver`, which
-    hands out its asyncpg connection (in a transaction when `write`). It is declared here, not
-    in unit_of_work.py, because the unit of work imports the repositories it builds."""
+    async def fetchrow(self, sql: str, *args: Any, write: bool = False) -> Any: ...
 
-    def __call__(self, *, write: bool) -> Awaitable[Any]: ...
+    async def fetch(self, sql: str, *args: Any, write: bool = False) -> Any: ...
 
+    async def fetchval(self, sql: str, *args: Any, write: bool = False) -> Any: ...
 
-class Reader(Protocol):
-    """How a repository runs a read: `SqlUnitOfWork.read`, which awaits `run(connection, sql,
-    *args)` (e.g. `asyncpg.Connection.fetchrow`) on the connection the Driver handed out. When
-    that connection is a standby's that fails, the unit of work runs it once more, on the
-    primary: so `run` must only read, and a read that writes nothing can be run twice."""
-
-    def __call__(
-        self, connection: Any, run: Callable[..., Awaitable[T]], sql: str, args: Sequence[Any]
-    ) -> Awaitable[T]: ...
+    async def execute(self, sql: str, *args: Any) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)

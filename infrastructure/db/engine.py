@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 from uuid import uuid4
 
 from sqlalchemy import Connection, event
@@ -14,6 +14,14 @@ from infrastructure.settings import Settings
 
 #: How long past the server's statement_timeout the client gives up on a silent connection.
 COMMAND_TIMEOUT_MARGIN = 0.3
+
+
+def command_timeout(settings: Settings) -> float:
+    """The client-side bound of a statement (and of the wait for a COMMIT, see connection.py)."""
+    return settings.statement_timeout + COMMAND_TIMEOUT_MARGIN
+
+
+DEFAULT_COMMAND_TIMEOUT: Final = command_timeout(Settings.model_construct())
 
 
 def _ms(seconds: float) -> str:
@@ -43,7 +51,7 @@ _SET_TIMEOUTS_LOCALLY = (
 
 @dataclass(frozen=True, slots=True)
 class TransactionSetup:
-    """A statement every transaction runs first (on the driver, see unit_of_work.py)."""
+    """A statement every transaction runs first (on the driver, see connection.py)."""
 
     sql: str
     args: tuple[str, ...]
@@ -78,7 +86,7 @@ def build_engine(
         "timeout": settings.connect_timeout,
         # The client-side bound: a connection that silently stops answering must not hang a
         # request forever; the server-side statement_timeout normally fires first.
-        "command_timeout": settings.statement_timeout + COMMAND_TIMEOUT_MARGIN,
+        "command_timeout": command_timeout(settings),
         "server_settings": server_settings,
     }
     if settings.pgbouncer:
@@ -98,7 +106,7 @@ def build_engine(
         # Nothing to reset on return: the unit of work ends its own transaction on the driver
         # (SQLAlchemy's rollback-on-return only ends transactions SQLAlchemy began, and a
         # SQLAlchemy connection rolls those back itself when closed). So returning a
-        # connection never awaits unless it closes it (see unit_of_work.py).
+        # connection never awaits unless it closes it (see connection.py).
         pool_reset_on_return=None,
         connect_args=connect_args,
     )

@@ -26,6 +26,10 @@ SCHEMA_MISSING: Final = "the database schema is missing (not migrated): run `sto
 SCHEMA_BEHIND: Final = (
     "the database schema is behind the migrations' head: run `stockroom db upgrade`"
 )
+#: During a failover: every host of a multi-host URL is a standby, or is starting or stopping.
+NO_PRIMARY_STANDBYS: Final = "no primary: every database host is a standby"
+NO_PRIMARY_STARTING: Final = "no primary: the database is starting up or shutting down"
+NO_PRIMARY_DEMOTED: Final = "no primary: the database is a standby now (read-only)"
 
 # A database that answers but cannot serve until an operator acts: a 503 like an outage, not
 # a 500, since nothing in the request is wrong and the service recovers once it is fixed.
@@ -37,7 +41,19 @@ _UNUSABLE_SQLSTATES: Final = {
     "3F000": SCHEMA_MISSING,  # invalid_schema_name
     "42703": SCHEMA_BEHIND,  # undefined_column
     "42883": SCHEMA_BEHIND,  # undefined_function
+    "57P03": NO_PRIMARY_STARTING,  # cannot_connect_now
+    "25006": NO_PRIMARY_DEMOTED,  # read_only_sql_transaction: a demoted primary
 }
+
+#: asyncpg's own error (no SQLSTATE) when no host of the URL matches target_session_attrs.
+_NO_MATCHING_HOST: Final = "None of the hosts match the target attribute requirement"
+
+
+def _no_matching_host(error: BaseException) -> bool:
+    return any(
+        isinstance(seen, asyncpg.InternalClientError) and _NO_MATCHING_HOST in str(seen)
+        for seen in _chain(error)
+    )
 
 
 def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
@@ -48,17 +64,23 @@ def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def sqlstate_of(error: BaseException) -> str | None:
-    """The SQLSTATE behind `error`: SQLAlchemy wraps the driver's error, and its asyncpg adapter
-    may raise its own translation (which keeps the driver's error as its cause)."""
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then what it wraps: SQLAlchemy keeps the driver's error as `.orig`, and its
+    asyncpg adapter may raise its own translation, keeping the driver's error as its cause."""
     seen: BaseException | None = error
-    for _ in range(4):  # error, its .orig, their causes: never a long chain
+    for _ in range(4):  # never a long chain
         if seen is None:
-            return None
+            return
+        yield seen
+        seen = getattr(seen, "orig", None) or seen.__cause__
+
+
+def sqlstate_of(error: BaseException) -> str | None:
+    """The SQLSTATE behind `error`, however it was wrapped."""
+    for seen in _chain(error):
         code = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
         if isinstance(code, str) and code:
             return code
-        seen = getattr(seen, "orig", None) or seen.__cause__
     return None
 
 
@@ -67,11 +89,15 @@ def unavailability(error: BaseException) -> str | None:
     reason = _UNUSABLE_SQLSTATES.get(sqlstate_of(error) or "")
     if reason is not None:
         return reason
+    if _no_matching_host(error):
+        return NO_PRIMARY_STANDBYS
     return UNREACHABLE if is_unavailable(error) else None
 
 
 def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer per error kind)
     if isinstance(error, sa_exc.TimeoutError | OSError | asyncio.TimeoutError | TimeoutError):
+        return True
+    if sqlstate_of(error) == "25006" or _no_matching_host(error):
         return True
     if isinstance(error, asyncpg.PostgresError):  # raised by statements run on the driver
         return str(error.sqlstate or "").startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
@@ -89,6 +115,8 @@ def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer 
 
 
 _DISCONNECT_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+#: A standby cancelled the statement to replay WAL it conflicted with (lock, snapshot, pin).
+_RECOVERY_CONFLICT_SQLSTATES = ("40001", "40P01")
 
 
 def is_disconnect(error: BaseException | None) -> bool:
@@ -98,6 +126,38 @@ def is_disconnect(error: BaseException | None) -> bool:
     if isinstance(error, asyncpg.PostgresError):
         return str(error.sqlstate or "").startswith(_DISCONNECT_SQLSTATES)
     return False
+
+
+def is_demoted(error: BaseException) -> bool:
+    """A write refused as read-only: the connection leads to a primary that was demoted."""
+    return sqlstate_of(error) == "25006"
+
+
+def drops_pool(error: BaseException) -> bool:
+    """The pool's other connections are most likely unusable too: they went with this one, or
+    they lead to a demoted primary (they must reconnect to find the new one)."""
+    return is_disconnect(error) or is_demoted(error)
+
+
+def is_recovery_conflict(error: BaseException) -> bool:
+    """On a standby (where nothing else raises these), a read cancelled by WAL replay."""
+    return isinstance(error, asyncpg.PostgresError) and error.sqlstate in (
+        _RECOVERY_CONFLICT_SQLSTATES
+    )
+
+
+def standby_failed(error: BaseException) -> bool:
+    """A read on a standby that the primary should run instead."""
+    return is_disconnect(error) or is_recovery_conflict(error)
+
+
+def primary_lost(error: BaseException) -> bool:
+    """Writes cannot reach a primary: the connection went, or no host is a primary now."""
+    return (
+        any(is_disconnect(seen) for seen in _chain(error))
+        or _no_matching_host(error)
+        or sqlstate_of(error) == "25006"
+    )
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from infrastructure.db.errors import unavailable_on_outage
 from infrastructure.db.tables import IdempotencyRow
 
 if TYPE_CHECKING:
-    from infrastructure.db.compiled import Driver
+    from infrastructure.db.compiled import Database
 
 
 def _lock_id(scope: str, key: str) -> int:
@@ -52,24 +52,20 @@ _SAVE: Final = compile_statement(
 
 
 class SqlIdempotencyStore:
-    def __init__(self, driver: Driver, ttl: timedelta) -> None:
-        self._driver = driver
+    def __init__(self, database: Database, ttl: timedelta) -> None:
+        self._db = database
         self._ttl = ttl
 
     async def acquire(self, scope: str, key: str) -> bool:
         # Held until the transaction ends, seen by every process, never waited for (409).
-        connection = await self._driver(write=True)
-        with unavailable_on_outage():
-            acquired = await connection.fetchval(
-                _ACQUIRE.sql, *_ACQUIRE.args({"lock_id": _lock_id(scope, key)})
-            )
+        acquired = await self._db.fetchval(
+            _ACQUIRE.sql, *_ACQUIRE.args({"lock_id": _lock_id(scope, key)}), write=True
+        )
         return bool(acquired)
 
     async def find(self, scope: str, key: str) -> IdempotencyRecord | None:
-        connection = await self._driver(write=True)
         values = {"scope": scope, "key": key, "not_before": datetime.now(UTC) - self._ttl}
-        with unavailable_on_outage():
-            row = await connection.fetchrow(_FIND.sql, *_FIND.args(values))
+        row = await self._db.fetchrow(_FIND.sql, *_FIND.args(values), write=True)
         if row is None:
             return None
         fingerprint, status, headers, body = row
@@ -93,9 +89,7 @@ class SqlIdempotencyStore:
             "body": record.response.body,
             "created_at": datetime.now(UTC),
         }
-        connection = await self._driver(write=True)
-        with unavailable_on_outage():
-            await connection.execute(_SAVE.sql, *_SAVE.args(values))
+        await self._db.execute(_SAVE.sql, *_SAVE.args(values))
 
 
 async def purge_expired(engine: AsyncEngine, ttl: timedelta) -> int:

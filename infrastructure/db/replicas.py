@@ -1,58 +1,41 @@
-"""Read replicas: which database a read-only unit of work runs on, and read-your-writes.
+"""Read replicas: which database a read-only unit of work may run on, and read-your-writes.
 
 A read may run on a streaming standby only when that standby is known to have replayed every
 write the reader must see: the process's own acknowledged writes (their LSNs are tracked) and,
 within a request, the consistency token the caller sent back (`Session.floor`). Otherwise it
-runs on the primary: never a wait, so a lagging standby costs nothing but primary load.
+runs on the primary: never a wait, so a lagging standby costs nothing but primary load. What a
+standby has replayed, and whether it answers, its monitor finds out (replica_monitor.py).
 
-What a standby has replayed is known from a monitor per standby that polls it on its own
-connection every POLL_INTERVAL (not a query per request). The same tick samples the primary's
-WAL position, so lag in seconds is measured against the primary rather than against the time
-of the last replayed transaction, which grows on an idle primary that writes nothing.
-
-A standby taken out of rotation also ends the reads still running on it: each read-only unit
-of work registers its standby connection while it reads, and `take_out` terminates them, so the
-units run those reads again on the primary. That is the client-side bound of a read on a
-standby, which PostgreSQL cannot enforce on a stopped or unreachable server: as long as the
-monitor needs to call the standby silent (a poll unanswered within POLL_TIMEOUT, at most
-POLL_INTERVAL after it stopped answering), and never longer than the engine's command timeout
-(see engine.py). A fixed deadline per statement would instead cut short a slow read on a healthy
-standby, whose monitor still answers at once.
+A standby taken out of rotation also ends the reads still running on it (`take_out`): their
+units run them again on the primary (standby_reads.py). That is the client-side bound of a read
+on a standby that stopped answering, which PostgreSQL cannot enforce itself.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-import asyncpg
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infrastructure.db.engine import build_engine
+from infrastructure.db.write_availability import WriteAvailability
 from infrastructure.settings import Settings
 
 _log = logging.getLogger(__name__)
 
-#: How often each standby (and the primary's WAL position) is polled.
-POLL_INTERVAL: Final = 0.5
-#: A poll that takes longer marks the standby silent.
-POLL_TIMEOUT: Final = 0.5
 #: A standby whose last good poll is older than this is out of rotation (the monitor stalled).
 FRESHNESS: Final = 1.5
 
 #: Inside a transaction's unit, after COMMIT: the insert position is past the commit record
 #: even with synchronous_commit off (the write position may not be yet).
 CURRENT_LSN_SQL: Final = "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint"
-_REPLAY_SQL: Final = "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0')::bigint"
 
 Target = Literal["primary", "replica"]
 
@@ -88,11 +71,6 @@ class Session:
 
 #: Set per HTTP request by the consistency middleware; units of work read and update it.
 current_session: ContextVar[Session | None] = ContextVar("stockroom_session", default=None)
-
-
-def _dsn(url: str) -> str:
-    """The asyncpg DSN of a SQLAlchemy URL (the monitor talks to asyncpg directly)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @dataclass(slots=True)
@@ -134,8 +112,11 @@ class ReplicaSet:
     max_lag: float
     written: int = 0  # the highest LSN of a write this process acknowledged
     reads: dict[str, int] = field(default_factory=lambda: {"primary": 0, "replica": 0})
+    #: Whether writes reach a primary: the failovers this process saw (write_availability.py).
+    writes: WriteAvailability = field(default_factory=WriteAvailability)
     _turn: itertools.count[int] = field(default_factory=itertools.count)
-    _primary_samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
+    #: The primary's WAL position as the monitor sampled it: (monotonic time, LSN).
+    primary_samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=64))
 
     @property
     def tracking(self) -> bool:
@@ -172,10 +153,16 @@ class ReplicaSet:
         if session is not None:
             session.written = max(session.written or 0, lsn)
 
+    async def acknowledge_write(self, driver: Any) -> None:
+        """After COMMIT, on the write's connection: the position later reads must see. Read
+        after COMMIT, not in a RETURNING clause, which would name a position before it."""
+        if self.tracking:
+            self.acknowledge(await driver.fetchval(CURRENT_LSN_SQL))
+
     def take_out(self, replica: Replica, problem: str) -> None:
         """Out of rotation until its monitor sees it healthy again; the reads running on it
         fail at once (as a lost connection), and their units run them on the primary."""
-        if not replica.problem:
+        if replica.problem != problem:  # said once per change, not once per poll
             _log.warning("replica %s out of rotation: %s", replica.name, problem)
         replica.problem = problem
         readers, replica.readers = replica.readers, set()
@@ -195,85 +182,24 @@ class ReplicaSet:
             for replica in self.replicas
         ]
 
-    def _lag(self, replayed: int, now: float) -> float | None:
+    def put_back(self, replica: Replica) -> None:
+        if replica.problem:
+            _log.info("replica %s in rotation (was: %s)", replica.name, replica.problem)
+        replica.problem = ""
+
+    def lag(self, replayed: int, now: float) -> float | None:
         """Seconds since the primary first had WAL the standby has not replayed (0 if none);
         None before the primary was ever sampled."""
-        if not self._primary_samples:
+        if not self.primary_samples:
             return None
-        for sampled_at, lsn in self._primary_samples:
+        for sampled_at, lsn in self.primary_samples:
             if lsn > replayed:
                 return max(0.0, now - sampled_at)
         return 0.0
 
-    async def monitor(self, primary_url: str) -> None:
-        """Poll the primary's WAL position and every standby's replay position, forever."""
-        primary = _Poller(_dsn(primary_url))
-        pollers = [(replica, _Poller(_dsn(replica.url))) for replica in self.replicas]
-        try:
-            while True:
-                started = time.monotonic()
-                row = await primary.fetchrow(CURRENT_LSN_SQL)
-                if row is not None:
-                    self._primary_samples.append((time.monotonic(), row[0]))
-                await asyncio.gather(*(self._poll(replica, poller) for replica, poller in pollers))
-                await asyncio.sleep(max(0.0, POLL_INTERVAL - (time.monotonic() - started)))
-        finally:
-            for poller in (primary, *(poller for _, poller in pollers)):
-                poller.close()
-
-    async def _poll(self, replica: Replica, poller: _Poller) -> None:
-        row = await poller.fetchrow(_REPLAY_SQL)
-        now = time.monotonic()
-        if row is None:
-            self.take_out(replica, poller.problem)
-            return
-        in_recovery, replayed = row
-        replica.in_recovery = bool(in_recovery)
-        if not replica.in_recovery or replayed is None:
-            # Promoted, or not a standby at all: its data may diverge from the primary's.
-            self.take_out(replica, "not a standby in recovery")
-            return
-        replica.replayed = max(replica.replayed, replayed)
-        replica.lag = self._lag(replica.replayed, now)
-        replica.checked_at = now
-        if replica.problem:
-            _log.info("replica %s back in rotation", replica.name)
-        replica.problem = ""
-
     async def dispose(self) -> None:
         for replica in self.replicas:
             await replica.engine.dispose()
-
-
-class _Poller:
-    """One connection that answers within POLL_TIMEOUT or is dropped and opened again."""
-
-    def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._connection: Any = None
-        self.problem = ""
-
-    async def fetchrow(self, sql: str) -> Sequence[Any] | None:
-        try:
-            async with asyncio.timeout(POLL_TIMEOUT):
-                if self._connection is None or self._connection.is_closed():
-                    self._connection = await asyncpg.connect(
-                        self._dsn,
-                        # Through PgBouncer's transaction pooling too: no prepared statements.
-                        statement_cache_size=0,
-                        server_settings={"application_name": "stockroom-monitor"},
-                    )
-                row: Sequence[Any] = await self._connection.fetchrow(sql)
-                return row
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            self.problem = "silent" if isinstance(error, TimeoutError) else "unreachable"
-            self.close()
-            return None
-
-    def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.terminate()
 
 
 def build_replicas(settings: Settings) -> ReplicaSet:
@@ -285,16 +211,3 @@ def build_replicas(settings: Settings) -> ReplicaSet:
             Replica(f"{parsed.host}:{parsed.port or 5432}", url, build_engine(url, settings))
         )
     return ReplicaSet(replicas, settings.replica_max_lag)
-
-
-async def replicas_lifecycle(replicas: ReplicaSet, primary_url: str) -> AsyncIterator[ReplicaSet]:
-    """Monitor the standbys while the container lives; close their pools at shutdown."""
-    monitor = asyncio.create_task(replicas.monitor(primary_url)) if replicas.replicas else None
-    try:
-        yield replicas
-    finally:
-        if monitor is not None:
-            monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await monitor
-        await replicas.dispose()

@@ -1,5 +1,5 @@
-"""The Item repository: statements built with SQLModel/SQLAlchemy, run on the unit of work's
-connection (see compiled.py for why they run on the driver).
+"""The Item repository: statements built with SQLModel/SQLAlchemy, run through the unit of work
+(see compiled.py).
 
 Every write is one statement with RETURNING (no select-before-update): the condition that keeps an
 invariant (version match, stock within bounds, sku free) is part of the statement, so concurrent
@@ -30,8 +30,8 @@ from application.listing import ListQuery, Sort, SortField
 from domain.errors import DuplicateSku, ItemNotFound
 from domain.item import Item, ItemChanges
 from domain.rules import QUANTITY_MAX
-from infrastructure.db.compiled import CompiledStatement, Driver, Reader, compile_statement
-from infrastructure.db.errors import unavailable_on_outage, violated_constraint
+from infrastructure.db.compiled import CompiledStatement, Database, compile_statement
+from infrastructure.db.errors import violated_constraint
 from infrastructure.db.mappers import ITEM_COLUMNS, ITEM_FIELDS, item_to_values, row_to_item
 from infrastructure.db.tables import ITEMS, SKU_UNIQUE, ItemRow
 
@@ -170,37 +170,15 @@ def _list(
     )
 
 
-# How a read runs on its connection (see Reader): the unit of work may run it twice. The method
-# is looked up on the connection at each call, as tracing replaces asyncpg's methods once the
-# service starts (an unbound method taken at import would bypass it).
-
-
-def _one_row(connection: Any, sql: str, *args: Any) -> Any:
-    return connection.fetchrow(sql, *args)
-
-
-def _all_rows(connection: Any, sql: str, *args: Any) -> Any:
-    return connection.fetch(sql, *args)
-
-
 class SqlItemRepository:
-    def __init__(self, driver: Driver, read: Reader) -> None:
-        self._driver = driver
-        self._read = read
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def _fetchrow(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
-        connection = await self._driver(write=write)
-        with unavailable_on_outage():
-            if write:
-                return await connection.fetchrow(statement.sql, *statement.args(values))
-            return await self._read(connection, _one_row, statement.sql, statement.args(values))
+        return await self._db.fetchrow(statement.sql, *statement.args(values), write=write)
 
     async def _fetch(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
-        connection = await self._driver(write=write)
-        with unavailable_on_outage():
-            if write:
-                return await connection.fetch(statement.sql, *statement.args(values))
-            return await self._read(connection, _all_rows, statement.sql, statement.args(values))
+        return await self._db.fetch(statement.sql, *statement.args(values), write=write)
 
     async def add(self, item: Item) -> None:
         if await self._fetchrow(_INSERT_ONE, True, **item_to_values(item)) is None:
@@ -277,19 +255,15 @@ class SqlItemRepository:
         writer of the same sku), so updates of other fields, the usual ones, stay one round
         trip and only these pay the savepoint's two.
         """
-        connection = await self._driver(write=True)
         try:
-            with unavailable_on_outage():
-                # Plain statements: the unit of work's transaction is not asyncpg's object, so
-                # asyncpg's nested `transaction()` would refuse to make the savepoint.
-                await connection.execute("SAVEPOINT sku_update")
-                try:
-                    row = await connection.fetchrow(statement.sql, *statement.args(values))
-                except BaseException:
-                    await connection.execute("ROLLBACK TO SAVEPOINT sku_update")
-                    raise
-                await connection.execute("RELEASE SAVEPOINT sku_update")
-                return row
+            await self._db.execute("SAVEPOINT sku_update")
+            try:
+                row = await self._fetchrow(statement, True, **values)
+            except BaseException:
+                await self._db.execute("ROLLBACK TO SAVEPOINT sku_update")
+                raise
+            await self._db.execute("RELEASE SAVEPOINT sku_update")
+            return row
         except asyncpg.UniqueViolationError as error:
             if violated_constraint(error) == SKU_UNIQUE:
                 raise DuplicateSku(sku) from None

@@ -12,7 +12,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from application.errors import DataStoreUnavailable, InvalidCursor, InvalidQuery
+from application.errors import (
+    CommitOutcomeUnknown,
+    DataStoreUnavailable,
+    InvalidCursor,
+    InvalidQuery,
+)
 from application.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
 from domain.errors import (
     DuplicateSku,
@@ -106,6 +111,19 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _outcome_unknown(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CommitOutcomeUnknown)
+    request.scope["state"]["cause"] = exc.reason
+    _log.warning("write outcome unknown: %s (%s)", exc.reason, type(exc.__cause__).__name__)
+    return problem_response(
+        503,
+        "The database connection was lost while this write was being committed: it may or may "
+        "not have been applied. Retrying with the same Idempotency-Key is safe.",
+        request_id=request_id_of(request),
+        slug="outcome-unknown",
+    )
+
+
 async def _in_progress(request: Request, exc: Exception) -> Response:
     return problem_response(
         409,
@@ -166,5 +184,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(VersionConflict, _simple(412, "version-mismatch"))
     app.add_exception_handler(InvalidCursor, _simple(400, "invalid-cursor"))
     app.add_exception_handler(DataStoreUnavailable, _unavailable)
+    app.add_exception_handler(CommitOutcomeUnknown, _outcome_unknown)
     app.add_exception_handler(IdempotencyKeyInUse, _in_progress)
     app.add_exception_handler(IdempotencyKeyReused, _simple(422, "idempotency-key-reused"))

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the read replicas: reads by target, and each standby's observed lag.
+"""Prometheus metrics of the database topology: reads by target, each standby's observed lag,
+and the failovers of the primary this process's writes saw.
 
 Read at scrape time from what the units of work count and the monitors observe, so they cost
 requests nothing.
@@ -30,6 +31,16 @@ class ReplicaCollector(Collector):
         for target, count in replicas.reads.items():
             reads.add_metric((target,), count)
         yield reads
+        yield CounterMetricFamily(
+            "stockroom_db_failovers",
+            "Times writes came back after losing their primary (a failover, or an outage).",
+            value=replicas.writes.failovers,
+        )
+        yield CounterMetricFamily(
+            "stockroom_db_writes_unavailable_seconds",
+            "Seconds writes could not reach a primary.",
+            value=replicas.writes.unavailable_seconds,
+        )
         lag = GaugeMetricFamily(
             "stockroom_db_replica_lag_seconds",
             "How far each standby was last seen behind the primary (NaN: unknown).",

@@ -1,5 +1,5 @@
-"""What only the SQL unit of work does: its pool, its ORM session, its per-transaction settings,
-and its reads on a standby that fails them.
+"""What only the SQL unit of work does: its pool, its per-transaction settings, and its reads on
+a standby that fails them.
 
 What every unit of work does (commit, rollback) is in tests/contract, run against this one too.
 """
@@ -61,7 +61,7 @@ async def test_every_unit_hands_its_connection_back_to_the_pool(
 async def test_an_overflow_connection_returned_to_a_full_pool_is_closed(
     database_url: str, settings: Settings
 ) -> None:
-    """Returning a connection to a full pool closes it, which awaits (unit_of_work.py hands
+    """Returning a connection to a full pool closes it, which awaits (connection.py hands
     the others back without a greenlet): with one overflow connection, two units that end
     together leave one connection open on the server, not two."""
     sized = settings.model_copy(update={"pool_size": 1, "pool_max_overflow": 1})
@@ -86,7 +86,7 @@ async def test_behind_pgbouncer_every_unit_sets_its_timeouts_in_its_own_transact
     engine: AsyncEngine, settings: Settings
 ) -> None:
     """Transaction pooling keeps no session state, so each unit of work, reads included,
-    begins a transaction and sets the timeouts in it (engine.py, unit_of_work.py)."""
+    begins a transaction and sets the timeouts in it (engine.py, connection.py)."""
     behind_pgbouncer = settings.model_copy(update={"pgbouncer": True, "statement_timeout": 0.7})
     setup = transaction_setup(behind_pgbouncer)
     show = "SELECT current_setting('statement_timeout')"

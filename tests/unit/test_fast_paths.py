@@ -26,7 +26,7 @@ VALUES = ("ABC-1", "Widget", None, Decimal("12.50"), 7, 3, AT, AT)
 
 def test_an_item_from_storage_is_the_item_the_constructor_builds() -> None:
     item_id = uuid.uuid4()
-    stored = Item.from_stored(item_id, *VALUES)
+    stored = row_to_item((item_id, *VALUES))
     built = Item(item_id, *VALUES)
     assert stored == built
     assert hash(stored) == hash(built)
