@@ -1,4 +1,4 @@
-"""Handlers get what their signatures declare, from the container their app was built with."""
+"""Each app's handlers run the use cases of the container it was built from, resolved once."""
 
 from __future__ import annotations
 
