@@ -1,16 +1,8 @@
-"""`stockroom items ...`: the catalog's use cases from the command line.
+"""`stockroom items ...`: each command runs its use case from the container, as HTTP does.
 
-Every command resolves its use case from the container (the same code path as HTTP) and prints a
-table for people or, with `--json`, the API's exact item JSON: one document for one item, JSON
-lines (one item per line) for `list`, so a long listing streams and pipes into `jq`/`wc -l`.
-
-Exit status: 0 success; 1 a domain or data failure (not found, conflict, insufficient stock,
-invalid values or rows, database unreachable) with a one-line `error: ...` on stderr; 2 a usage
-error (unknown option, malformed id, bad cursor or parameter range, both stock filters); 141 stdout
-closed by its reader (see main.py).
-
-Tables and messages escape the control characters of what they show (interfaces.terminal);
-`--json` is exact.
+Tables for people (control characters escaped); `--json` prints the API's exact JSON, one item
+per line for `list` so a long listing streams into `jq`. Exit status: 0 done, 1 a domain or data
+failure, 2 a usage error, 141 stdout closed by its reader.
 """
 
 from __future__ import annotations
@@ -47,7 +39,7 @@ from interfaces.scripting import run_with_container
 if TYPE_CHECKING:
     from infrastructure.container import Container
 
-# Output (rich) is imported by each command as it runs: `--help` must stay quick.
+# Output (rich) is imported by each command as it runs: `--help` stays quick.
 
 app = typer.Typer(
     help="Items: add, show, change, list, import and export them.", no_args_is_help=True
