@@ -35,7 +35,9 @@ def run_with_container(work: Callable[[Container], Coroutine[Any, Any, T]]) -> T
     from interfaces.lifecycle import open_container  # noqa: PLC0415
 
     settings = load_configured_settings()
-    if not gc.isenabled():  # the console script loads with the collector off (cli/main.py)
+    if not gc.isenabled():
+        # The console script loads with the collector off (cli/main.py); what is loaded by now
+        # lives until exit, so the collector can leave it out of its walks.
         gc.freeze()
         gc.enable()
 
