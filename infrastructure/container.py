@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.idempotency import RunIdempotently
@@ -29,30 +28,6 @@ from infrastructure.db.replica_monitor import replicas_lifecycle
 from infrastructure.db.replicas import build_replicas
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
-
-#: Packages dependency-injector imports as it loads, when installed, only to support what this
-#: project does not use: the web frameworks' markers in functions it wires (the HTTP app binds its
-#: handlers itself) and YAML configuration files. FastAPI alone is a third of a command's start-up.
-_UNUSED_INTEGRATIONS = ("fastapi", "starlette", "werkzeug", "fast_depends", "yaml")
-
-
-@contextmanager
-def _integrations_hidden() -> Iterator[None]:
-    """Those not loaded yet look absent while dependency-injector loads: importing a name whose
-    sys.modules entry is None raises ModuleNotFoundError, which the library expects and skips."""
-    hidden = [name for name in _UNUSED_INTEGRATIONS if name not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]  # see the docstring
-    try:
-        yield
-    finally:
-        for name in hidden:
-            if sys.modules.get(name, ...) is None:
-                del sys.modules[name]
-
-
-with _integrations_hidden():
-    from dependency_injector import containers, providers
 
 
 def _idempotency_ttl(settings: Settings) -> timedelta:

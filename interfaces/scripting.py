@@ -1,19 +1,19 @@
-"""Running use cases from a Python script: the container the command line and the HTTP API use,
-started and shut down the same way (interfaces/lifecycle.py).
+"""Running use cases from a command or a script: the container the HTTP API uses, started and shut
+down the same way (interfaces/lifecycle.py).
 
-A script is not a command: `run_with_container` raises ordinary exceptions (the domain's, the
-application's, `ConfigurationError` for a bad STOCKROOM_* setting), and a script that wants the
-command line's one-line failures and exit statuses gets them from `exit_status`.
+`run_with_container` raises ordinary exceptions (the domain's, the application's,
+`ConfigurationError` for a bad STOCKROOM_* setting); `exit_status` turns the expected ones into the
+command line's one-line failures and exit statuses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from infrastructure.container import Container
 from interfaces.configuration import ConfigurationError, load_configured_settings
 from interfaces.failures import (
     CLOSED_PIPE,
@@ -22,14 +22,24 @@ from interfaces.failures import (
     say,
     stop_writing_stdout,
 )
-from interfaces.lifecycle import open_container
+
+if TYPE_CHECKING:
+    from infrastructure.container import Container
 
 T = TypeVar("T")
 
 
 def run_with_container(work: Callable[[Container], Coroutine[Any, Any, T]]) -> T:
     """Load the settings, run `work` with a ready container on a fresh event loop, shut down."""
+    # Imported here: a command's `--help` and usage errors never load the container.
+    from interfaces.lifecycle import open_container  # noqa: PLC0415
+
     settings = load_configured_settings()
+    if not gc.isenabled():
+        # The console script loads with the collector off (cli/main.py); what is loaded by now
+        # lives until exit, so the collector can leave it out of its walks.
+        gc.freeze()
+        gc.enable()
 
     async def main() -> T:
         async with open_container(settings) as container:

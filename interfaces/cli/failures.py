@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import typer
 
+from interfaces.configuration import ConfigurationError
 from interfaces.failures import CLOSED_PIPE, failure_message, say, stop_writing_stdout
 
 
@@ -32,4 +33,4 @@ def reported_failures() -> Iterator[None]:
         message = failure_message(exc)
         if message is None:
             raise
-        raise fail(message) from None
+        raise fail(message, code=2 if isinstance(exc, ConfigurationError) else 1) from None

@@ -1,16 +1,8 @@
-"""`stockroom items ...`: the catalog's use cases from the command line.
+"""`stockroom items ...`: each command runs its use case from the container, as HTTP does.
 
-Every command resolves its use case from the container (the same code path as HTTP) and prints a
-table for people or, with `--json`, the API's exact item JSON: one document for one item, JSON
-lines (one item per line) for `list`, so a long listing streams and pipes into `jq`/`wc -l`.
-
-Exit status: 0 success; 1 a domain or data failure (not found, conflict, insufficient stock,
-invalid values or rows, database unreachable) with a one-line `error: ...` on stderr; 2 a usage
-error (unknown option, malformed id, bad cursor or parameter range, both stock filters); 141 stdout
-closed by its reader (see main.py).
-
-Tables and messages escape the control characters of what they show (interfaces.terminal);
-`--json` is exact.
+Tables for people (control characters escaped); `--json` prints the API's exact JSON, one item
+per line for `list` so a long listing streams into `jq`. Exit status: 0 done, 1 a domain or data
+failure, 2 a usage error, 141 stdout closed by its reader.
 """
 
 from __future__ import annotations
@@ -32,7 +24,7 @@ from application.paging import pages
 from application.use_cases.import_items import DEFAULT_BATCH, ImportRejected, ImportReport
 from domain import rules
 from domain.item import Item
-from interfaces.cli.failures import fail
+from interfaces.cli.failures import fail, reported_failures
 from interfaces.cli.io_formats import (
     BadImportFile,
     Format,
@@ -41,13 +33,13 @@ from interfaces.cli.io_formats import (
     item_writer,
     replaced_atomically,
 )
-from interfaces.cli.runtime import run_with_container
 from interfaces.failures import say
+from interfaces.scripting import run_with_container
 
 if TYPE_CHECKING:
     from infrastructure.container import Container
 
-# Output (rich) is imported by each command as it runs: `--help` must stay quick.
+# Output (rich) is imported by each command as it runs: `--help` stays quick.
 
 app = typer.Typer(
     help="Items: add, show, change, list, import and export them.", no_args_is_help=True
@@ -120,10 +112,12 @@ def add(
 
     data = _given(sku=sku, name=name, price=price, description=description, quantity=quantity)
 
-    async def work(c: Container) -> Item:
-        return await c.create_item()(data)
+    async def work(container: Container) -> Item:
+        return await container.create_item()(data)
 
-    print_item(run_with_container(work), as_json=json)
+    with reported_failures():
+        item = run_with_container(work)
+    print_item(item, as_json=json)
 
 
 @app.command()
@@ -131,10 +125,12 @@ def get(item_id: ItemId, json: Json = False) -> None:
     """Show an item."""
     from interfaces.cli.render import print_item  # noqa: PLC0415
 
-    async def work(c: Container) -> Item:
-        return await c.get_item()(item_id)
+    async def work(container: Container) -> Item:
+        return await container.get_item()(item_id)
 
-    print_item(run_with_container(work), as_json=json)
+    with reported_failures():
+        item = run_with_container(work)
+    print_item(item, as_json=json)
 
 
 @app.command()
@@ -162,20 +158,23 @@ def update(
     if not data:
         raise fail(f"nothing to change: give at least one of {_FIELD_OPTIONS}", code=2)
 
-    async def work(c: Container) -> Item:
-        return await c.update_item()(item_id, data, expected_version=if_version)
+    async def work(container: Container) -> Item:
+        return await container.update_item()(item_id, data, expected_version=if_version)
 
-    print_item(run_with_container(work), as_json=json)
+    with reported_failures():
+        item = run_with_container(work)
+    print_item(item, as_json=json)
 
 
 @app.command()
 def delete(item_id: ItemId, if_version: IfVersion = None, json: Json = False) -> None:
     """Delete an item."""
 
-    async def work(c: Container) -> None:
-        await c.delete_item()(item_id, expected_version=if_version)
+    async def work(container: Container) -> None:
+        await container.delete_item()(item_id, expected_version=if_version)
 
-    run_with_container(work)
+    with reported_failures():
+        run_with_container(work)
     if json:
         sys.stdout.buffer.write(orjson.dumps({"id": item_id, "deleted": True}) + b"\n")
     else:
@@ -193,10 +192,12 @@ def adjust_stock(
     """Add to or take from an item's stock; it never goes below zero."""
     from interfaces.cli.render import print_item  # noqa: PLC0415
 
-    async def work(c: Container) -> Item:
-        return await c.adjust_stock()(item_id, delta)
+    async def work(container: Container) -> Item:
+        return await container.adjust_stock()(item_id, delta)
 
-    print_item(run_with_container(work), as_json=json)
+    with reported_failures():
+        item = run_with_container(work)
+    print_item(item, as_json=json)
 
 
 class _Filters(TypedDict):
@@ -264,8 +265,9 @@ def list_items(
     # A table needs every row to size its columns; JSON lines are written page by page.
     table_rows: list[Item] = []
 
-    async def work(c: Container) -> str | None:
-        async for page in pages(c.list_items(), query):
+    async def work(container: Container) -> str | None:
+        list_page = container.list_items()
+        async for page in pages(list_page, query):
             if json:
                 print_json_lines(page.items)
             else:
@@ -274,7 +276,8 @@ def list_items(
                 return page.next_cursor
         return None
 
-    next_cursor = run_with_container(work)
+    with reported_failures():
+        next_cursor = run_with_container(work)
     if not json:
         print_table(table_rows)
     if next_cursor is not None:
@@ -319,8 +322,8 @@ def import_items(
     except BadImportFile as exc:
         raise fail(f"{file}: {exc}") from None
 
-    async def work(c: Container) -> ImportReport:
-        import_rows = c.import_items()
+    async def work(container: Container) -> ImportReport:
+        import_rows = container.import_items()
         try:
             with progress_bar() as progress:
                 return await import_rows(
@@ -336,7 +339,8 @@ def import_items(
         except BadImportFile as exc:
             raise fail(f"{file}: {exc}; nothing was imported") from None
 
-    report = run_with_container(work)
+    with reported_failures():
+        report = run_with_container(work)
     print_report(report)
     if source.ignored:
         say(
@@ -387,8 +391,8 @@ def export(
     with _query_usage_errors():
         query = ListQuery.parse(limit=MAX_LIMIT, sort=sort, **filters)
 
-    async def work(c: Container) -> int:
-        export_pages = c.export_items()
+    async def work(container: Container) -> int:
+        export_pages = container.export_items()
         written = 0
         output: AbstractContextManager[IO[bytes]] = (
             nullcontext(sys.stdout.buffer) if to_stdout else replaced_atomically(path)
@@ -405,5 +409,6 @@ def export(
                 progress.advance(task, len(page))
         return written
 
-    written = run_with_container(work)
+    with reported_failures():
+        written = run_with_container(work)
     say(f"exported {written} items to {'stdout' if to_stdout else target}")

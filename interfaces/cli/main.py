@@ -1,12 +1,8 @@
 """The `stockroom` console script.
 
-Loading it is cheap: each command imports what it needs when it runs, so `--help` and usage
-errors never load SQLAlchemy, FastAPI, the settings or the container (a test checks this).
-
-Usage errors exit 2: on a terminal in typer's box, otherwise as one `error: ...` line. A closed
-stdout (`... | head`) ends a command quietly with status 141, as it ends other Unix tools; an
-output that cannot be written (`>/dev/full`, `>&-`) is one `error: ...` line and status 1. A
-command's process ends without the interpreter's teardown (see `run`).
+Each command imports what it needs when it runs, so `--help` and usage errors stay quick. Usage
+errors exit 2 (typer's box on a terminal, else one `error: ...` line); a closed stdout ends a
+command quietly with status 141, as it ends other Unix tools.
 """
 
 from __future__ import annotations
@@ -102,10 +98,8 @@ def run() -> None:
     """The console script: run the command, exit with its status (see _end_without_teardown)."""
     status: list[int] = []
     atexit.register(_end_without_teardown, status)
-    # A command loads its modules with the garbage collector off: collecting then frees nothing
-    # (what is loaded lives until exit) and walks all that is loaded so far again and again.
-    # run_with_container turns it back on once the container is loaded; the commands that
-    # never load it (db, keys, serve before it becomes the server) are short.
+    # Collecting while modules load frees nothing (they live until exit) and walks them all again
+    # and again: interfaces.scripting.run_with_container turns it back on once they are loaded.
     gc.disable()
     with checked_stdout():
         status.append(_status_of_command())
@@ -130,15 +124,12 @@ def _status_of_command() -> int:
 
 
 def _end_without_teardown(status: list[int]) -> None:
-    """End the process with the command's status, skipping the interpreter's teardown.
+    """End the process with the command's status, skipping the interpreter's teardown, which
+    frees every module one at a time for nobody.
 
-    The teardown frees every module and object one at a time: a third of a second of CPU for a
-    command that loaded the database stack, and nothing anyone waits for. Registered when the
-    command starts, this runs after the exit handlers registered while it ran (the embedded
-    server's bookkeeping: its last owner stops it); what would still follow is logging's handler,
-    registered before it, and the flush of the standard streams, both done here. A command that
-    ended in a traceback, or a stream that cannot be flushed, leaves the exit to the interpreter,
-    which reports it as it always does.
+    Registered first, this runs after the exit handlers registered while the command ran (the
+    embedded server's last owner stops it); it does logging's shutdown and the streams' flush
+    itself. After a traceback, or a stream that cannot be flushed, the interpreter exits as usual.
     """
     if not status:
         return

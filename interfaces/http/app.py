@@ -17,13 +17,14 @@ from infrastructure.container import Container
 from interfaces.http.auth import Gate
 from interfaces.http.consistency import ConsistencyMiddleware
 from interfaces.http.cors import ProblemCorsMiddleware
-from interfaces.http.dependencies import AppParts
 from interfaces.http.errors import install_error_handlers
 from interfaces.http.metrics import HttpMetrics
 from interfaces.http.middleware import AdmissionMiddleware, EdgeMiddleware
 from interfaces.http.openapi import install_openapi
 from interfaces.http.replica_metrics import ReplicaCollector
-from interfaces.http.routers import health, items, metrics
+from interfaces.http.routers.health import health_router
+from interfaces.http.routers.items import items_router
+from interfaces.http.routers.metrics import metrics_router
 from interfaces.http.version import service_version
 from interfaces.lifecycle import init_container, shutdown_container
 from interfaces.tracing import install_tracing
@@ -103,14 +104,14 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
         # they are looked up on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    # Each handler gets what its signature asks for from this app's parts, once (dependencies.py).
-    parts = AppParts(container, http_metrics)
-    # The routes themselves rather than include_router(): FastAPI dispatches an included router
-    # through an extra layer of matching on every request. First, ahead of the documentation's
-    # routes: routing tries each route in order.
-    app.router.routes[:0] = [
-        route for module in (items, health, metrics) for route in module.routes.build(parts).routes
-    ]
+    routers = (
+        items_router(container),
+        health_router(container),
+        metrics_router(http_metrics.registry),
+    )
+    # Their routes onto the app's own router, ahead of the docs' routes, rather than
+    # include_router(): FastAPI matches an included router through an extra layer on every request.
+    app.router.routes[:0] = [route for router in routers for route in router.routes]
 
     install_error_handlers(app)
     gate = Gate(container.keyring(), public_reads=settings.public_reads)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, ParamSpec, Protocol, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 from fastapi import Request
@@ -12,13 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
 from application.idempotency import Outcome, RunIdempotently
-from application.ports import StoredResponse, UnitOfWork
+from application.ports import StoredResponse, UnitOfWork, UnitOfWorkFactory
+from application.use_cases.committed import committed
 from interfaces.http.auth import principal_of
 from interfaces.http.openapi import header_parameter
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
-P = ParamSpec("P")
 
 #: Headers of a stored response that a replay repeats.
 _REPLAYED_HEADERS: Final = ("content-type", "etag", "location")
@@ -26,7 +25,7 @@ _REPLAYED_HEADERS: Final = ("content-type", "etag", "location")
 _KEY_HEADER: Final = "idempotency-key"
 _KEY_MAX: Final = 255
 
-#: The header in the OpenAPI document (the handlers read it from the request, see items.py).
+#: The header in the OpenAPI document; the handlers read it from the request.
 IDEMPOTENCY_KEY: Final = header_parameter(
     _KEY_HEADER,
     "Makes the request safe to retry: the first successful response is stored for "
@@ -81,41 +80,30 @@ def replay(outcome: Outcome) -> Response:
     return response
 
 
-class Write(Protocol[P, T_co]):
-    """A write use case: called alone it commits its own unit of work; `within` does the same
-    work inside a unit of work that its caller commits."""
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[T_co]: ...
-
-    def within(self, uow: UnitOfWork, *args: P.args, **kwargs: P.kwargs) -> Awaitable[T_co]: ...
-
-
 class Writes:
-    """How every write route runs its use case, with or without an Idempotency-Key."""
+    """Runs a write route's effect in a unit of work of its own; with an Idempotency-Key, once per
+    key, its response stored with the effect and replayed for a repeat of the same request."""
 
-    def __init__(self, run_idempotently: RunIdempotently) -> None:
+    def __init__(self, run_idempotently: RunIdempotently, uow: UnitOfWorkFactory) -> None:
         self._run_idempotently = run_idempotently
+        self._uow = uow
 
     async def __call__(
         self,
         request: Request,
         body: Any,
+        effect: Callable[[UnitOfWork], Awaitable[T]],
         render: Callable[[T], Response],
-        write: Write[P, T],
-        *args: P.args,
-        **kwargs: P.kwargs,
     ) -> Response:
-        """`render(await write(*args))`; with an Idempotency-Key, `write.within(uow, *args)`
-        runs idempotently instead: `body` (the request's JSON) is what makes a repeat "the
-        same request"."""
+        """`body` (the request's JSON) is what makes a repeat "the same request"."""
         key = idempotency_key(request)
         if key is None:
-            return render(await write(*args, **kwargs))
+            return render(await committed(self._uow, effect))
         outcome = await self._run_idempotently(
             scope=principal_of(request).id,
             key=key,
             fingerprint=fingerprint(request, body),
-            effect=lambda uow: write.within(uow, *args, **kwargs),
+            effect=effect,
             render=lambda result: remember(render(result)),
         )
         return replay(outcome)

@@ -1,7 +1,9 @@
-"""Handlers get what their signatures declare, from the container their app was built with."""
+"""Each app's handlers run the use cases of the container it was built from, resolved once."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from uuid import UUID
 
 import httpx
@@ -13,6 +15,34 @@ from domain.item import Item, NewItem
 from infrastructure.settings import Settings
 from interfaces.http.app import create_app
 from tests.api.helpers import container_for
+
+#: dependency-injector's own FastAPI wiring, in a process that loads the container first (as a
+#: command does) and FastAPI only after.
+WIRED_THROUGH_DEPENDS = """
+import asyncio
+
+from infrastructure.container import Container
+from dependency_injector.wiring import Provide, inject
+import httpx
+from fastapi import Depends, FastAPI
+
+from application.use_cases import GetItem
+
+app = FastAPI()
+
+@app.get("/")
+@inject
+async def read(get_item: GetItem = Depends(Provide[Container.get_item])) -> str:
+    return type(get_item).__name__
+
+async def main() -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        print((await client.get("/")).json())
+
+Container().wire(modules=[__name__])
+asyncio.run(main())
+"""
 
 
 async def test_apps_built_from_different_containers_each_use_their_own(
@@ -55,3 +85,16 @@ def test_building_the_app_leaves_the_database_to_its_start(settings: Settings) -
     container = container_for(settings)
     container.database_url.override(providers.Callable(not_yet))
     create_app(container)
+
+
+def test_the_container_leaves_dependency_injectors_fastapi_wiring_working() -> None:
+    """Loading the container hides nothing from dependency-injector: whoever copies it and
+    injects with `Depends(Provide[...])` gets the use case."""
+    result = subprocess.run(
+        [sys.executable, "-c", WIRED_THROUGH_DEPENDS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "GetItem"), result.stderr
