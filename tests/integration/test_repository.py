@@ -46,7 +46,7 @@ async def test_an_item_round_trips_exactly(uow_factory: UowFactory) -> None:
     assert loaded.created_at.tzinfo is not None
 
 
-#: How long a statement or a pool checkout may wait in the oversell race: the harness's own bound
+#: How long a connect, a statement or a pool checkout may wait in the oversell race: the harness's own bound
 #: for a statement, not a request's. The promise is about the count, and a hundred decrements
 #: queued on one row take as long as the machine takes to run them one after the other.
 QUEUE_BOUND: Final = 60.0
@@ -55,7 +55,12 @@ QUEUE_BOUND: Final = 60.0
 async def test_concurrent_decrements_never_oversell(database_url: str, settings: Settings) -> None:
     # A few connections, each taking its turn on the row lock; the rest wait for one in the pool.
     sized = settings.model_copy(
-        update={"pool_size": 5, "statement_timeout": QUEUE_BOUND, "pool_timeout": QUEUE_BOUND}
+        update={
+            "pool_size": 5,
+            "statement_timeout": QUEUE_BOUND,
+            "pool_timeout": QUEUE_BOUND,
+            "connect_timeout": QUEUE_BOUND,
+        }
     )
     engine = build_engine(database_url, sized)
     try:
