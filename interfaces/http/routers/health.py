@@ -25,7 +25,7 @@ async def live() -> Response:
 @routes.get(
     "/ready",
     operation_id="ready",
-    summary="The database answers and its schema is at head",
+    summary="The database answers and its schema is one this release serves",
     response_model=Readiness,
     responses=problems(),
 )
@@ -48,4 +48,5 @@ async def ready(request: Request, probe: ReadinessDep) -> Response:
         }
         for replica in readiness.replicas
     ]
-    return json_response({"status": "ready", "replicas": replicas})
+    schema = {"revision": readiness.revision, "state": readiness.schema}
+    return json_response({"status": "ready", "schema": schema, "replicas": replicas})
