@@ -328,6 +328,10 @@ def downgrade(
 def current(database_url: str) -> str:
     from alembic import command  # noqa: PLC0415
 
+    # A newer release's revision: Alembic cannot describe it, the database still says it.
+    unknown = recorded_revisions(database_url) - set(version_files())
+    if unknown:
+        return f"{', '.join(sorted(unknown))} (a revision this release does not know)"
     config = alembic_config(database_url)
     buffer = io.StringIO()
     config.stdout = buffer
