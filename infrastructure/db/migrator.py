@@ -49,16 +49,19 @@ CREATE_COMPATIBILITY_TABLE: Final = (
     "(revision text PRIMARY KEY, oldest_head text NOT NULL)"
 )
 
-#: How long a migration's statement waits for a lock before it gives up (and is retried): short,
-#: since every query on that table queues behind the waiting statement meanwhile.
-LOCK_TIMEOUT: Final = "2s"
+#: How long a migration's statement waits for a lock before it gives up (and is retried): every
+#: query on that table queues behind the waiting statement meanwhile, so this stays well below
+#: the service's own statement timeout, or the queries queued behind it would fail.
+LOCK_TIMEOUT: Final = "500ms"
 #: A bound on any one statement of a migration, so none holds its locks for long. A revision
 #: that needs longer for work that blocks nobody (a concurrent index build) sets its own.
 STATEMENT_TIMEOUT: Final = "1min"
-#: Attempts at a migration whose lock was not granted, and the pauses between them (doubling).
-LOCK_ATTEMPTS: Final = 8
+#: Attempts at a migration whose lock was not granted, and the pauses between them: each attempt
+#: costs the table's traffic up to the lock timeout, so they are few and spaced out quickly.
+LOCK_ATTEMPTS: Final = 6
 FIRST_PAUSE: Final = 1.0
-LONGEST_PAUSE: Final = 15.0
+PAUSE_GROWTH: Final = 4
+LONGEST_PAUSE: Final = 30.0
 #: SQLSTATE lock_not_available: the lock timeout expired.
 LOCK_NOT_AVAILABLE: Final = "55P03"
 
@@ -277,11 +280,11 @@ def _with_lock_retries(
                     "pg_locks): nothing of it was applied, run it again later"
                 ) from None
             # Jitter, so that migrators and lock holders on a cycle do not meet again.
-            wait = pause * random.uniform(0.8, 1.2)  # noqa: S311  (not a secret)
+            wait = pause * random.uniform(0.9, 1.1)  # noqa: S311  (not a secret)
             if on_retry is not None:
                 on_retry(attempt, attempts, wait)
             time.sleep(wait)
-            pause = min(pause * 2, LONGEST_PAUSE)
+            pause = min(pause * PAUSE_GROWTH, LONGEST_PAUSE)
         else:
             return
 

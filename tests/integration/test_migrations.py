@@ -130,7 +130,7 @@ def test_the_runner_records_the_oldest_head_serving_each_revision(
 
 def test_offline_sql_sets_the_timeouts_and_records_compatibility() -> None:
     sql = migrator.offline_sql(None, "head")
-    assert "SET lock_timeout = '2s'" in sql
+    assert "SET lock_timeout = '500ms'" in sql
     assert "SET statement_timeout" in sql
     assert "INSERT INTO schema_compatibility" in sql
 

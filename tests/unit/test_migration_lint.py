@@ -61,7 +61,7 @@ def test_every_revision_passes_squawk(
 def test_squawk_finds_a_blocking_index_build(tmp_path: Path) -> None:
     sql = tmp_path / "blocking.sql"
     sql.write_text(
-        "SET lock_timeout = '2s';\nSET statement_timeout = '1min';\n"
+        "SET lock_timeout = '500ms';\nSET statement_timeout = '1min';\n"
         "CREATE INDEX ix_items_name ON items (name);\n"
     )
     rules = {f["rule_name"] for f in squawk(sql)}
