@@ -58,8 +58,8 @@ def standing(
     if revision in known:
         return SchemaStanding(
             False,
-            f"the database schema is behind this release (at {revision}, this release's head "
-            f"is {head}): run `stockroom db upgrade`",
+            f"the database schema is behind the migrations' head (at {revision}, this "
+            f"release's head is {head}): run `stockroom db upgrade`",
         )
     if oldest_head is None:
         return SchemaStanding(
