@@ -4,6 +4,8 @@ this process elsewhere."""
 
 from __future__ import annotations
 
+import os
+import pty
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -15,10 +17,11 @@ from psycopg import sql
 
 from infrastructure.db import migrator
 from tests.api.helpers import with_credentials
-from tests.cli.helpers import UNREACHABLE, one_error_line, stockroom
+from tests.cli.helpers import TESTS, UNREACHABLE, one_error_line, stockroom
 from tests.cli.helpers import run as run_in_process
 from tests.migrations.release import EXPAND, build_release
 from tests.postgres import PostgresServer
+from tests.servers import STOCKROOM, environment
 
 
 def run(*args: str, url: str) -> subprocess.CompletedProcess[str]:
@@ -135,3 +138,52 @@ def test_a_downgrade_never_runs_on_a_revision_this_release_does_not_know(
         line = one_error_line(run_in_process("db", *args, url=with_data))
         assert f"revision {EXPAND}, which this release does not know" in line, line
     assert run_in_process("db", "current", url=with_data).stdout.startswith(EXPAND)
+
+
+def test_a_relative_downgrade_drops_only_its_revisions(with_data: str) -> None:
+    # 0002's table is empty: nothing to confirm; the items stay.
+    done = run_in_process("db", "downgrade", "--", "-1", url=with_data)
+    assert done.returncode == 0, done.stderr
+    first = migrator.revisions()[-2]
+    assert run_in_process("db", "current", url=with_data).stdout.startswith(first)
+    assert len(run_in_process("items", "list", "--json", url=with_data).stdout.splitlines()) == 3
+
+
+def on_a_terminal_answering(answer: str, *args: str, url: str) -> tuple[int, str]:
+    """`stockroom ARGS` with a terminal for stdin, stdout and stderr, typing `answer`."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [STOCKROOM, *args],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=environment({"STOCKROOM_DATABASE_URL": url, "NO_COLOR": "1"}),
+        cwd=TESTS,
+    )
+    os.close(terminal)
+    output = bytearray()
+    answered = False
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"Go ahead?" in output:
+            os.write(controller, answer.encode() + b"\n")
+            answered = True
+    os.close(controller)
+    return process.wait(timeout=180), output.decode(errors="replace")
+
+
+def test_on_a_terminal_a_downgrade_dropping_data_asks_first(with_data: str) -> None:
+    code, output = on_a_terminal_answering("n", "db", "downgrade", "base", url=with_data)
+    assert code == 1, output
+    assert "items (3 rows)" in output, output
+    assert "error: nothing was changed" in output, output
+    assert run_in_process("db", "current", url=with_data).stdout.startswith("0")
+    code, output = on_a_terminal_answering("y", "db", "downgrade", "base", url=with_data)
+    assert code == 0, output
+    assert "database at base" in output, output

@@ -43,11 +43,15 @@ def build_release(
     versions = directory / "infrastructure" / "db" / "migrations" / "versions"
     head = migrator.head_revision()
     assert head is not None
+    applied: set[str] = set()
     for revision, name in FILES.items():
         text = (VERSIONS / name).read_text().replace('"PROJECT_HEAD"', repr(head))
         for old, new in (edits or {}).items():
-            text = text.replace(old, new)
+            if old in text:
+                text = text.replace(old, new)
+                applied.add(old)
         (versions / name).write_text(text)
         if revision == up_to:
             break
+    assert applied == set(edits or {}), f"edits that match nothing: {set(edits or {}) - applied}"
     return {"PYTHONPATH": str(directory)}
