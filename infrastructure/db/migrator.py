@@ -11,7 +11,7 @@ Every migration runs in its own transaction, with a lock timeout: a DDL statemen
 lock blocks every query queued behind it, so it gives up soon and is retried after a pause.
 
 Alembic is imported inside the functions that run it: a serving process never migrates, and the
-import alone costs about 12 MB of resident memory per process.
+import alone weighs on every process's resident memory.
 """
 
 from __future__ import annotations
@@ -130,10 +130,7 @@ def _reported() -> Iterator[None]:
         raise
 
 
-def alembic_config(
-    database_url: str | None = None, *, lock_timeout: str | None = LOCK_TIMEOUT
-) -> Config:
-    """`lock_timeout=None` leaves the server's own (wait forever, by default)."""
+def alembic_config(database_url: str | None = None) -> Config:
     from alembic.config import Config  # noqa: PLC0415
 
     config = Config(stdout=io.StringIO())
@@ -141,16 +138,12 @@ def alembic_config(
     if database_url is not None:
         # ConfigParser interpolation would eat '%' in passwords.
         config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    config.attributes["timeouts"] = timeouts(lock_timeout)
     return config
 
 
-def timeouts(lock_timeout: str | None = LOCK_TIMEOUT) -> dict[str, str]:
-    """The session settings migrations run with."""
-    settings = {"statement_timeout": STATEMENT_TIMEOUT}
-    if lock_timeout is not None:
-        settings["lock_timeout"] = lock_timeout
-    return settings
+def timeouts() -> dict[str, str]:
+    """The session settings migrations run with (env.py sets them)."""
+    return {"statement_timeout": STATEMENT_TIMEOUT, "lock_timeout": LOCK_TIMEOUT}
 
 
 def migration_database_url(config: Config) -> str:
@@ -256,9 +249,7 @@ def revisions() -> list[str]:
 OnRetry = Callable[[int, int, float], None]
 
 
-def _with_lock_retries(
-    run: Callable[[], None], *, attempts: int, on_retry: OnRetry | None, lock_timeout: str | None
-) -> None:
+def _with_lock_retries(run: Callable[[], None], *, attempts: int, on_retry: OnRetry | None) -> None:
     """Run `run` until no statement of it times out on a lock, pausing longer each time.
 
     Each migration commits on its own, so an attempt resumes after the last one applied; the
@@ -275,7 +266,7 @@ def _with_lock_retries(
                 raise
             if attempt == attempts:
                 raise LockNotGranted(
-                    f"a migration waited {lock_timeout} for its locks {attempts} times and "
+                    f"a migration waited {LOCK_TIMEOUT} for its locks {attempts} times and "
                     "was not granted them (another session holds a conflicting lock; see "
                     "pg_locks): nothing of it was applied, run it again later"
                 ) from None
@@ -293,19 +284,15 @@ def upgrade(
     database_url: str,
     revision: str = "head",
     *,
-    lock_timeout: str | None = LOCK_TIMEOUT,
     attempts: int = LOCK_ATTEMPTS,
     on_retry: OnRetry | None = None,
 ) -> None:
     from alembic import command  # noqa: PLC0415
 
-    config = alembic_config(database_url, lock_timeout=lock_timeout)
+    config = alembic_config(database_url)
     with _reported():
         _with_lock_retries(
-            lambda: command.upgrade(config, revision),
-            attempts=attempts,
-            on_retry=on_retry,
-            lock_timeout=lock_timeout,
+            lambda: command.upgrade(config, revision), attempts=attempts, on_retry=on_retry
         )
 
 
@@ -321,10 +308,7 @@ def downgrade(
     config = alembic_config(database_url)
     with _reported():
         _with_lock_retries(
-            lambda: command.downgrade(config, revision),
-            attempts=attempts,
-            on_retry=on_retry,
-            lock_timeout=LOCK_TIMEOUT,
+            lambda: command.downgrade(config, revision), attempts=attempts, on_retry=on_retry
         )
 
 
@@ -436,8 +420,8 @@ def _libpq(database_url: str) -> str:
 
 def recorded_revisions(database_url: str) -> set[str]:
     """The database's recorded revisions: one query with asyncpg, without importing Alembic or
-    SQLAlchemy (about 2 s of a process's start-up without bytecode). A database never migrated
-    has no alembic_version table: none.
+    SQLAlchemy (a noticeable share of a process's start-up). A database never migrated has no
+    alembic_version table: none.
     """
     import asyncpg  # noqa: PLC0415  (only the embedded server's start-up and `db` ask)
 

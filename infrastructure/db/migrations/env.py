@@ -33,8 +33,7 @@ from infrastructure.db.migrator import (
 
 config = context.config
 target_metadata = SQLModel.metadata
-#: Set by the runner (migrator.alembic_config); plain `alembic` gets the defaults.
-session_settings: dict[str, str] = config.attributes.get("timeouts") or timeouts()
+session_settings = timeouts()
 
 _compatibility = sa.table(
     COMPATIBILITY_TABLE, sa.column("revision", sa.Text), sa.column("oldest_head", sa.Text)
