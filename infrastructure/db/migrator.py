@@ -171,22 +171,14 @@ def _assigned(tree: ast.Module, name: str) -> object:
     raise LookupError(f"no {name} in a migration")
 
 
-@dataclass(frozen=True, slots=True)
-class RevisionFile:
-    """What a revision module declares, as read from its source."""
-
-    revision: str
-    down_revision: str | None
-    compatibility: str
-
-
-def version_files(directory: Path = VERSIONS_DIR) -> dict[str, RevisionFile]:
-    """This release's revisions, read from the version files without importing Alembic.
+def version_files(directory: Path = VERSIONS_DIR) -> dict[str, str | None]:
+    """This release's revisions and the revision each follows, read from the version files
+    without importing Alembic.
 
     Only literal assignments are read; tests/integration/test_migrations.py checks the answer
     against Alembic's own.
     """
-    found: dict[str, RevisionFile] = {}
+    found: dict[str, str | None] = {}
     for path in directory.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         if not any(isinstance(n, ast.Assign | ast.AnnAssign) for n in tree.body):
@@ -194,19 +186,14 @@ def version_files(directory: Path = VERSIONS_DIR) -> dict[str, RevisionFile]:
         down = _assigned(tree, "down_revision")
         if isinstance(down, tuple | list):
             raise RuntimeError(f"{path.name}: merge revisions are not supported")
-        revision = str(_assigned(tree, "revision"))
-        found[revision] = RevisionFile(
-            revision,
-            None if down is None else str(down),
-            str(_assigned(tree, "compatibility")),
-        )
+        found[str(_assigned(tree, "revision"))] = None if down is None else str(down)
     return found
 
 
 def head_revision() -> str | None:
     """The migrations' single head, read from the version files without importing Alembic."""
     files = version_files()
-    heads = set(files) - {f.down_revision for f in files.values()}
+    heads = set(files) - set(files.values())
     if len(heads) > 1:
         raise RuntimeError(f"the migrations have several heads: {sorted(heads)}")
     return heads.pop() if heads else None

@@ -171,3 +171,10 @@ def test_a_lock_never_granted_is_one_clear_error(
     # Nothing of it was applied, and nobody waits behind it any more.
     assert migrator.current(url).startswith(migrator.revisions()[0])
     holder.rollback()
+
+
+def test_every_revision_declares_expand_or_contract_and_what_its_downgrade_drops() -> None:
+    for script in ScriptDirectory(str(migrator.MIGRATIONS_DIR)).walk_revisions():
+        module = script.module
+        assert getattr(module, "compatibility", None) in migrator.COMPATIBILITIES, script.revision
+        assert isinstance(getattr(module, "downgrade_drops", None), tuple), script.revision
