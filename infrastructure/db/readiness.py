@@ -1,4 +1,15 @@
-"""Readiness: the database answers and its schema is at the migrations' head; if not, why.
+"""Readiness: the database answers and its schema is one this release can serve; if not, why.
+
+A release serves its own head, and a database ahead of it by expand revisions only: the newer
+release's runner records, for each revision it applies, the oldest release head that can serve
+it (see infrastructure/db/migrator.py). So the rule needs no file of the newer release:
+
+- at this release's head: ready;
+- at a revision this release knows, other than its head: behind, not ready;
+- at a revision it does not know, recorded as served from a revision it knows (its head or
+  older): ahead by compatible revisions, ready;
+- at a revision it does not know, recorded as served only from one it does not know (a newer
+  contract), or with no record at all: not ready.
 
 The standbys are reported too, as their monitors last saw them (no query each probe): a standby
 out of rotation only moves reads to the primary, so readiness follows the primary alone.
@@ -8,17 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from infrastructure.db.errors import (
-    SCHEMA_BEHIND,
-    SCHEMA_MISSING,
-    unavailability,
-)
-from infrastructure.db.migrator import head_revision
+from infrastructure.db.errors import SCHEMA_MISSING, unavailability
+from infrastructure.db.migrator import COMPATIBILITY_TABLE, head_revision, version_files
 from infrastructure.db.replicas import ReplicaSet, ReplicaStatus
+
+AT_HEAD: Final = "at head"
+AHEAD_COMPATIBLE: Final = "ahead by compatible revisions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +37,43 @@ class Readiness:
     ready: bool
     reason: str
     replicas: tuple[ReplicaStatus, ...] = field(default=())
+    #: The database's revision and how it stands to this release's head, when it was read.
+    revision: str | None = None
+    schema: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStanding:
+    ready: bool
+    reason: str
+
+
+def standing(
+    revision: str, head: str | None, known: frozenset[str], oldest_head: str | None
+) -> SchemaStanding:
+    """How a database at `revision` stands to a release at `head` knowing `known` revisions,
+    given the revision's recorded oldest serving head (None: no record)."""
+    if revision == head:
+        return SchemaStanding(True, AT_HEAD)
+    if revision in known:
+        return SchemaStanding(
+            False,
+            f"the database schema is behind the migrations' head (at {revision}, this "
+            f"release's head is {head}): run `stockroom db upgrade`",
+        )
+    if oldest_head is None:
+        return SchemaStanding(
+            False,
+            f"the database schema is at revision {revision}, which this release does not know "
+            "and no record says it can serve: migrate it with the release it belongs to",
+        )
+    if oldest_head in known:
+        return SchemaStanding(True, AHEAD_COMPATIBLE)
+    return SchemaStanding(
+        False,
+        f"the database schema is ahead of this release (at {revision}) by a revision this "
+        f"release cannot serve (it needs a release at {oldest_head} or later): deploy that",
+    )
 
 
 class ReadinessProbe:
@@ -37,12 +85,19 @@ class ReadinessProbe:
         self._engine = engine
         self._replicas = replicas
         self._head = head_revision()
+        self._known = frozenset(version_files())
 
     async def __call__(self) -> Readiness:
         primary = await self._primary()
         if self._replicas is None:
             return primary
-        return Readiness(primary.ready, primary.reason, tuple(self._replicas.status()))
+        return Readiness(
+            primary.ready,
+            primary.reason,
+            tuple(self._replicas.status()),
+            primary.revision,
+            primary.schema,
+        )
 
     async def _primary(self) -> Readiness:
         try:
@@ -50,6 +105,9 @@ class ReadinessProbe:
                 current = (
                     await connection.execute(text("SELECT version_num FROM alembic_version"))
                 ).scalar_one_or_none()
+                oldest = None
+                if current is not None and current not in self._known:
+                    oldest = await self._oldest_head(connection, current)
         except Exception as error:
             reason = unavailability(error)  # alembic_version missing: the schema is missing
             if reason is None:
@@ -57,6 +115,25 @@ class ReadinessProbe:
             return Readiness(False, reason)
         if current is None:
             return Readiness(False, SCHEMA_MISSING)
-        if current != self._head:
-            return Readiness(False, SCHEMA_BEHIND)
-        return Readiness(True, "ok")
+        found = standing(current, self._head, self._known, oldest)
+        if not found.ready:
+            return Readiness(False, found.reason, revision=current)
+        return Readiness(True, "ok", revision=current, schema=found.reason)
+
+    @staticmethod
+    async def _oldest_head(connection: AsyncConnection, revision: str) -> str | None:
+        # The record is absent on a database migrated before it existed: no record.
+        exists = (
+            await connection.execute(
+                text("SELECT to_regclass(:name) IS NOT NULL"), {"name": COMPATIBILITY_TABLE}
+            )
+        ).scalar_one()
+        if not exists:
+            return None
+        oldest: str | None = (
+            await connection.execute(
+                text(f"SELECT oldest_head FROM {COMPATIBILITY_TABLE} WHERE revision = :revision"),  # noqa: S608  (a constant)
+                {"revision": revision},
+            )
+        ).scalar_one_or_none()
+        return oldest

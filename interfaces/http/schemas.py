@@ -226,7 +226,18 @@ class ReplicaHealth(BaseModel):
     problem: str = Field(description="Why it is out of rotation (empty when it is in).")
 
 
+class SchemaHealth(BaseModel):
+    revision: str | None = Field(description="The database's migration revision.")
+    state: str | None = Field(
+        description="How it stands to this release.",
+        examples=["at head", "ahead by compatible revisions"],
+    )
+
+
 class Readiness(Health):
+    schema_: SchemaHealth | None = Field(
+        default=None, alias="schema", description="The database schema this release serves."
+    )
     replicas: list[ReplicaHealth] = Field(
         default_factory=list,
         description="The configured read replicas (ready follows the primary).",

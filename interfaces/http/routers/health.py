@@ -26,7 +26,7 @@ def health_router(container: Container) -> APIRouter:
     @router.get(
         "/ready",
         operation_id="ready",
-        summary="The database answers and its schema is at head",
+        summary="The database answers and its schema is one this release serves",
         response_model=Readiness,
         responses=problems(),
     )
@@ -51,6 +51,7 @@ def health_router(container: Container) -> APIRouter:
             }
             for replica in readiness.replicas
         ]
-        return json_response({"status": "ready", "replicas": replicas})
+        schema = {"revision": readiness.revision, "state": readiness.schema}
+        return json_response({"status": "ready", "schema": schema, "replicas": replicas})
 
     return router
