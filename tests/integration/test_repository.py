@@ -47,8 +47,8 @@ async def test_an_item_round_trips_exactly(uow_factory: UowFactory) -> None:
 
 
 #: How long a connect, a statement or a pool checkout may wait in the oversell race: the
-#: harness's own bound for a statement, not a request's. The promise is about the count, and a hundred decrements
-#: queued on one row take as long as the machine takes to run them one after the other.
+#: harness's own bound, not a request's. The promise is about the count, and a hundred
+#: decrements queued on one row take as long as the machine takes to run them in turn.
 QUEUE_BOUND: Final = 60.0
 
 
