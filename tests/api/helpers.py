@@ -19,6 +19,7 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     body: dict[str, Any] = response.json()
     assert body.keys() >= PROBLEM_KEYS
     assert body["status"] == status
+    assert body["type"].startswith("/problems/"), body["type"]
     assert body["request_id"] == response.headers["x-request-id"]
     text = response.text.lower()
     for leak in ("traceback", "sqlalchemy", "asyncpg", "psycopg", "select ", "insert ", 'file "'):

@@ -30,11 +30,12 @@ async def secured(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
 async def test_writes_need_a_write_key(secured: httpx.AsyncClient) -> None:
     missing = assert_problem(await secured.post("/v1/items", json=ITEM), 401)
     assert "API key" in missing["detail"]
+    assert missing["type"] == "/problems/unauthorized"
     invalid = await secured.post("/v1/items", json=ITEM, headers=bearer("srk_wrong"))
     assert_problem(invalid, 401)
     assert 'error="invalid_token"' in invalid.headers["www-authenticate"]
     read_only = await secured.post("/v1/items", json=ITEM, headers=bearer(READ_SECRET))
-    assert_problem(read_only, 403)
+    assert assert_problem(read_only, 403)["type"] == "/problems/forbidden"
     created = await secured.post("/v1/items", json=ITEM, headers=bearer(WRITE_SECRET))
     assert created.status_code == 201
     item_url = created.headers["location"]
