@@ -91,3 +91,22 @@ def test_keys_are_configured_as_hashes_only() -> None:
     assert len(READ_KEY.sha256) == 64
     with pytest.raises(ValueError, match="entry"):
         Settings(api_keys=[READ_SECRET], _env_file=None)
+
+
+async def test_the_access_line_names_the_key_never_its_secret(
+    secured: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    created = await secured.post("/v1/items", json=ITEM, headers=bearer(WRITE_SECRET))
+    assert created.status_code == 201
+    refused = await secured.post("/v1/items", json=ITEM, headers=bearer(READ_SECRET))
+    assert refused.status_code == 403
+    assert (await secured.get("/v1/items")).status_code == 401
+    logged = "".join(capsys.readouterr())
+    access = [line for line in logged.splitlines() if "stockroom.access" in line]
+    assert len(access) == 3, logged
+    assert "status=201" in access[0] and "key=writer" in access[0]
+    assert "status=403" in access[1] and "key=reader" in access[1]
+    assert "status=401" in access[2] and "key=" not in access[2]
+    assert WRITE_SECRET not in logged
+    assert READ_SECRET not in logged
