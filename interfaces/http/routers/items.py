@@ -16,6 +16,7 @@ from fastapi import Query, Request, status
 from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.responses import Response
 
+from application.errors import InvalidQuery
 from application.listing import DEFAULT_LIMIT, MAX_LIMIT, Q_MAX, ListQuery, Sort
 from domain.item import Item
 from domain.rules import BATCH_MAX, PRICE_LIMIT, PRICE_MAX
@@ -79,6 +80,14 @@ class ListParameters(BaseModel):
     in_stock: bool | None = None
 
 
+def _once_each(request: Request) -> None:
+    """A parameter given twice is refused: which value counts would be anybody's guess."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    for name in ListParameters.model_fields:
+        if names.count(name) > 1:
+            raise InvalidQuery(name, "must be given once")
+
+
 def _headers(*parameters: dict[str, object]) -> dict[str, object]:
     return {"parameters": list(parameters)}
 
@@ -135,6 +144,7 @@ async def list_items(
     list_page: ListItemsDep,
     given: Annotated[ListParameters, Query()],
 ) -> Response:
+    _once_each(request)
     query = ListQuery.parse(
         limit=given.limit,
         sort=given.sort,
