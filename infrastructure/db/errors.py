@@ -75,8 +75,8 @@ def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer 
         return True
     if isinstance(error, asyncpg.PostgresError):  # raised by statements run on the driver
         return str(error.sqlstate or "").startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
-    if isinstance(error, asyncpg.InterfaceError):  # e.g. the connection was closed under us
-        return True
+    if isinstance(error, asyncpg.InterfaceError | asyncpg.InternalClientError):
+        return True  # e.g. the connection was closed under us, mid-operation
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return True
@@ -85,7 +85,10 @@ def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer 
             return state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
         # No SQLSTATE: the driver failed below the protocol (socket closed, timeout).
         return isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError)
-    return False
+    # SQLAlchemy's asyncpg adapter raises its own error, unwrapped, when a new connection is
+    # refused (57P03: the server is starting up, e.g. in crash recovery).
+    state = sqlstate_of(error)
+    return state is not None and state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
 
 
 _DISCONNECT_SQLSTATES = ("08", "57P01", "57P02", "57P03")
@@ -93,7 +96,14 @@ _DISCONNECT_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 
 def is_disconnect(error: BaseException | None) -> bool:
     """The connection itself is gone or in an unknown state: it must not be used again."""
-    if isinstance(error, asyncpg.InterfaceError | OSError | asyncio.TimeoutError | TimeoutError):
+    if isinstance(
+        error,
+        asyncpg.InterfaceError
+        | asyncpg.InternalClientError  # its protocol state is lost (the server died mid-call)
+        | OSError
+        | asyncio.TimeoutError
+        | TimeoutError,
+    ):
         return True
     if isinstance(error, asyncpg.PostgresError):
         return str(error.sqlstate or "").startswith(_DISCONNECT_SQLSTATES)

@@ -39,7 +39,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 from uvicorn.supervisors.multiprocess import Process
 
-from infrastructure.db.embedded import start_embedded
+from infrastructure.db.embedded import start_embedded, supervise
 from infrastructure.settings import Settings
 from interfaces.http import draining
 from interfaces.logs import configure_logging
@@ -264,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         # `stockroom serve` started and migrated it; attaching makes this process an owner,
         # so that its clean exit stops the server. Workers share the one server.
         os.environ["STOCKROOM_DATABASE_URL"] = start_embedded(settings.data_dir)
+        supervise(settings.data_dir)  # and restarts it should it stop
     _exit_zero_after_graceful_shutdown()
     config = ServeConfig(
         "interfaces.http.server:serve_app",
