@@ -8,6 +8,7 @@ workers share, counts the database tests of every worker, writes the report and 
 from __future__ import annotations
 
 import compileall
+import sysconfig
 import json
 import os
 import shutil
@@ -32,7 +33,7 @@ from tests.postgres import (
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / ".pytest-db-report.json"
 DB_TEST_DIRS = frozenset({"integration", "api", "cli", "faults"})
-#: What the run's processes import from the repository (site-packages is compiled on sync).
+#: What the run's processes import from the repository (and site-packages, compiled too).
 PACKAGES: Final = ("domain", "application", "infrastructure", "interfaces", "tests")
 
 _STATE_DIR = pytest.StashKey[Path]()
@@ -70,6 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # worker the run starts loads the project's modules instead of compiling them again.
     for package in PACKAGES:
         compileall.compile_dir(ROOT / package, quiet=1)
+    compileall.compile_dir(sysconfig.get_paths()["purelib"], quiet=1)
     state_dir = Path(tempfile.mkdtemp(prefix="stockroom-pytest-"))
     config.stash[_STATE_DIR] = state_dir
     config.pluginmanager.register(_RunReport(state_dir))
