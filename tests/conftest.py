@@ -8,10 +8,10 @@ workers share, counts the database tests of every worker, writes the report and 
 from __future__ import annotations
 
 import compileall
-import sysconfig
 import json
 import os
 import shutil
+import sysconfig
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
