@@ -26,6 +26,7 @@ SCHEMA_MISSING: Final = "the database schema is missing (not migrated): run `sto
 SCHEMA_BEHIND: Final = (
     "the database schema is behind the migrations' head: run `stockroom db upgrade`"
 )
+DISK_FULL: Final = "the database ran out of disk space"
 
 # A database that answers but cannot serve until an operator acts: a 503 like an outage, not
 # a 500, since nothing in the request is wrong and the service recovers once it is fixed.
@@ -37,6 +38,8 @@ _UNUSABLE_SQLSTATES: Final = {
     "3F000": SCHEMA_MISSING,  # invalid_schema_name
     "42703": SCHEMA_BEHIND,  # undefined_column
     "42883": SCHEMA_BEHIND,  # undefined_function
+    # disk_full: writes fail until space is freed (the server's log names the file), reads go on.
+    "53100": DISK_FULL,
 }
 
 
