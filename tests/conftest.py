@@ -165,7 +165,9 @@ def database_url(pg_server: PostgresServer, database_name: str) -> str:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     """The service's settings on the test database (no .env file: the tests say what they use)."""
-    return Settings(database_url=database_url, pool_timeout=10, _env_file=None)
+    # Connecting is not what these tests time: on a loaded machine a new connection may take
+    # longer than the production default, which would read as an outage.
+    return Settings(database_url=database_url, pool_timeout=10, connect_timeout=10, _env_file=None)
 
 
 @pytest.fixture(scope="session")

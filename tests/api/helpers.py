@@ -12,6 +12,10 @@ from interfaces.http.app import create_app
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id"}
 
+#: The connect timeout of apps on a server that answers: what those tests check is the cause
+#: they name, and on a loaded machine connecting may take longer than the production default.
+REACHABLE_CONNECT_TIMEOUT = 10
+
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text

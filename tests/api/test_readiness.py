@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from infrastructure.db import migrator
-from tests.api.helpers import assert_problem, client_with
+from tests.api.helpers import REACHABLE_CONNECT_TIMEOUT, assert_problem, client_with
 from tests.postgres import PostgresServer
 from tests.support.ports import free_port
 
@@ -21,7 +21,7 @@ def unmigrated_database(pg_server: PostgresServer) -> Iterator[str]:
 
 
 async def test_not_ready_until_migrated_to_head(unmigrated_database: str) -> None:
-    async for client in client_with(unmigrated_database, connect_timeout=1):
+    async for client in client_with(unmigrated_database, connect_timeout=REACHABLE_CONNECT_TIMEOUT):
         body = assert_problem(await client.get("/health/ready"), 503)
         assert "not migrated" in body["detail"]
         assert (await client.get("/health/live")).status_code == 200
