@@ -19,6 +19,10 @@ die() { echo "[smoke-compose] FAIL: $*" >&2; docker-compose logs --tail 30 >&2 |
 down() { docker-compose down -v --remove-orphans --timeout 30 >/dev/null 2>&1 || true; }
 trap down EXIT
 
+# A registry mirror for the API image's base must reach `--build` too.
+BASE_IMAGE=mirror.example/python:3.11 docker-compose config \
+    | grep -q 'BASE_IMAGE: mirror.example/python:3.11' || die "compose does not pass BASE_IMAGE to the build"
+
 log "up --scale api=2 (project $COMPOSE_PROJECT_NAME)"
 docker-compose up -d --no-build --scale api=2 2>&1 | sed 's/^/    /'
 python3 .ci/http_check.py wait-ready "$BASE" 90 || die "the stack did not become ready"

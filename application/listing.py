@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -15,7 +16,7 @@ from uuid import UUID
 
 from application.errors import InvalidCursor, InvalidQuery
 from domain.item import Item
-from domain.rules import normalize_name, normalize_price, normalize_sku
+from domain.rules import NAME_MAX, normalize_price, normalize_sku
 
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
@@ -51,6 +52,20 @@ class Sort(StrEnum):
 
 
 SortValue = datetime | str | Decimal
+
+
+def name_order(name: str) -> str:
+    """Names sort case-insensitively, lower-cased (Apple, apple, Zebra; ties by id like every
+    sort). The database orders the lower-cased names by its collation: code point order on the
+    embedded server (C.UTF-8), as here."""
+    return name.lower()
+
+
+def sort_key(item: Item, field: SortField) -> SortValue:
+    """The value an item is ordered by in a list sorted on `field`."""
+    value: SortValue = getattr(item, field.value)
+    return name_order(value) if field is SortField.NAME and isinstance(value, str) else value
+
 
 #: The filters a cursor is bound to when the list has none.
 UNFILTERED: Final = ""
@@ -142,8 +157,16 @@ def _parse_value(field: SortField, raw: str) -> SortValue:
     if field is SortField.PRICE:
         return normalize_price(raw)
     if field is SortField.NAME:
-        return normalize_name(raw)
+        return _stored_name(raw)
     return normalize_sku(raw)
+
+
+def _stored_name(raw: str) -> str:
+    """A name as it may be stored: names written before they were normalised (to NFC, with a
+    visible character) are still stored as written, and a cursor after one stays valid."""
+    if raw != raw.strip() or not 1 <= len(raw) <= NAME_MAX or "\x00" in raw or not _is_text(raw):
+        raise ValueError("not a name an item can have")
+    return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +217,8 @@ class ListQuery:
         query = cls(
             limit=limit,
             sort=sort,
-            q=q or None,
+            # Names are stored in NFC: a search typed with combining accents finds them too.
+            q=unicodedata.normalize("NFC", q) if q and _is_text(q) else q or None,
             min_price=min_price,
             max_price=max_price,
             in_stock=in_stock,

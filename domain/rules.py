@@ -7,6 +7,8 @@ OpenAPI schema and the interfaces' help texts are derived from them.
 from __future__ import annotations
 
 import re
+import unicodedata
+from bisect import bisect_right
 from decimal import Decimal
 from typing import Final
 
@@ -27,10 +29,26 @@ VERSION_MAX: Final = INT32_MAX
 BATCH_MAX: Final = 1000
 
 _SKU_PATTERN: Final = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
-#: A price as text: ASCII digits and an optional point (a sign only so that "-0" means 0);
-#: no exponent, no digit separators, no other scripts' digits, which Decimal() would accept.
-_PRICE_TEXT: Final = re.compile(r"-?[0-9]+(?:\.([0-9]*))?")
-_ASCII_SPACE: Final = " \t\r\n"
+#: A price as text: ASCII digits, no leading zero, and an optional point followed by digits (a
+#: sign only so that "-0" means 0); no spaces, no exponent, no digit separators, no other
+#: scripts' digits, which Decimal() would accept.
+_PRICE_TEXT: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.([0-9]+))?")
+#: What a sku may carry around it, trimmed away (a sku is ASCII).
+SKU_SPACE: Final = " \t\r\n"
+#: Code points that show nothing on their own, as inclusive ranges: controls, format characters
+#: (zero-width, bidirectional, tags), every kind of space and separator, and the other default
+#: ignorable code points (fillers, variation selectors), plus the blank Braille pattern. A name
+#: needs at least one character outside them.
+INVISIBLE: Final = (
+    (0x0000, 0x0020), (0x007F, 0x00A0), (0x00AD, 0x00AD), (0x034F, 0x034F), (0x0600, 0x0605),
+    (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2),
+    (0x115F, 0x1160), (0x1680, 0x1680), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2000, 0x200F),
+    (0x2028, 0x202F), (0x205F, 0x206F), (0x2800, 0x2800), (0x3000, 0x3000), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)  # fmt: skip
+_INVISIBLE_STARTS: Final = [start for start, _ in INVISIBLE]
 
 
 def _check_text(text: str) -> None:
@@ -48,7 +66,7 @@ def normalize_sku(value: object) -> str:
         raise ValueError("must be a string")
     if not value.isascii():  # before upper-casing: Unicode rules turn 'ß' into 'SS'
         raise ValueError("must be ASCII: letters, digits, '.', '_' and '-'")
-    sku = value.strip().upper()
+    sku = value.strip(SKU_SPACE).upper()
     if not 1 <= len(sku) <= SKU_MAX:
         raise ValueError(f"must be 1 to {SKU_MAX} characters after trimming")
     if not _SKU_PATTERN.fullmatch(sku):
@@ -58,13 +76,23 @@ def normalize_sku(value: object) -> str:
     return sku
 
 
+def is_visible(char: str) -> bool:
+    code = ord(char)
+    at = bisect_right(_INVISIBLE_STARTS, code) - 1
+    return at < 0 or code > INVISIBLE[at][1]
+
+
 def normalize_name(value: object) -> str:
+    """The name trimmed and in Unicode NFC, so that one name has one spelling: "Café" typed
+    with a combining accent is the same name (and found by the same search) as with "é"."""
     if not isinstance(value, str):
         raise ValueError("must be a string")
-    name = value.strip()
+    _check_text(value)
+    name = unicodedata.normalize("NFC", value.strip())
     if not 1 <= len(name) <= NAME_MAX:
         raise ValueError(f"must be 1 to {NAME_MAX} characters after trimming")
-    _check_text(name)
+    if not any(map(is_visible, name)):
+        raise ValueError("must contain a visible character")
     return name
 
 
@@ -89,7 +117,7 @@ def normalize_price(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
         raise ValueError("must be a decimal number or a string holding one")
     if isinstance(value, str):
-        price = _price_from_text(value.strip(_ASCII_SPACE))
+        price = _price_from_text(value)
     else:
         # str() first: a float such as 0.1 must mean 0.1, not its binary expansion.
         price = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
@@ -107,7 +135,10 @@ def normalize_price(value: object) -> Decimal:
 def _price_from_text(text: str) -> Decimal:
     match = _PRICE_TEXT.fullmatch(text)
     if match is None:
-        raise ValueError("must be a decimal number: ASCII digits and an optional '.'")
+        raise ValueError(
+            "must be a decimal number: ASCII digits without leading zeros, optionally a '.' "
+            "and one or two digits, nothing around them"
+        )
     places = match.group(1)
     if places is not None and len(places) > PRICE_PLACES:
         raise ValueError(f"must have at most {PRICE_PLACES} decimal places")

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         env_ignore_empty=True,  # `STOCKROOM_DATA_DIR=` is unset, not the working directory
+        allow_inf_nan=False,  # an infinite or NaN timeout would wait forever or never
     )
 
     #: postgresql+asyncpg://user:password@host:5432/db; unset = embedded PostgreSQL under data_dir.
@@ -112,8 +113,14 @@ class Settings(BaseSettings):
     @field_validator("api_keys")
     @classmethod
     def _valid_keys(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            ApiKey.parse(entry)
+        keys = [ApiKey.parse(entry) for entry in value]
+        # The id names the caller in the access log: two keys under one id, or one key under
+        # two ids, would name the wrong one.
+        for what, seen in (("id", [k.id for k in keys]), ("key", [k.sha256 for k in keys])):
+            repeated = sorted({x for x in seen if seen.count(x) > 1})
+            if repeated:
+                shown = ", ".join(repeated) if what == "id" else "the same hash"
+                raise ValueError(f"each API key {what} may appear only once ({shown} repeats)")
         return value
 
     def keyring(self) -> Keyring:

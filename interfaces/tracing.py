@@ -18,7 +18,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +32,25 @@ _log = logging.getLogger("stockroom.tracing")
 DEFAULT_SERVICE_NAME = "stockroom"
 #: Requests not worth a trace: probes and scrapes, several a second per replica.
 EXCLUDED_URLS = "/health/live,/health/ready,/metrics"
+#: Whether install_tracing has instrumented this process (untraced() is free until then).
+_installed: list[bool] = []
+
+
+@contextmanager
+def untraced() -> Iterator[None]:
+    """Statements run meanwhile export no spans.
+
+    For the service's own work outside any request (the pool's warm-up at start, the periodic
+    purge): each of its statements would otherwise be a root trace of its own, an orphan
+    with no request to explain it.
+    """
+    if not _installed:
+        yield
+        return
+    from opentelemetry.instrumentation.utils import suppress_instrumentation  # noqa: PLC0415
+
+    with suppress_instrumentation():
+        yield
 
 
 def tracing_enabled(environ: Mapping[str, str] = os.environ) -> bool:
@@ -115,6 +135,7 @@ def install_tracing(app: FastAPI, tracer_provider: TracerProvider | None = None)
     instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument(tracer_provider=tracer_provider)
+    _installed[:] = [True]
     return True
 
 
@@ -125,6 +146,7 @@ def uninstall_tracing(app: FastAPI) -> None:
 
     FastAPIInstrumentor.uninstrument_app(app)
     AsyncPGInstrumentor().uninstrument()  # type: ignore[no-untyped-call]
+    _installed.clear()
 
 
 def trace_log_processors(environ: Mapping[str, str] = os.environ) -> list[Processor]:

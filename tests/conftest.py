@@ -11,6 +11,7 @@ import compileall
 import json
 import os
 import shutil
+import sysconfig
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -32,7 +33,7 @@ from tests.postgres import (
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / ".pytest-db-report.json"
 DB_TEST_DIRS = frozenset({"integration", "api", "cli", "faults"})
-#: What the run's processes import from the repository (site-packages is compiled on sync).
+#: What the run's processes import from the repository (and site-packages, compiled too).
 PACKAGES: Final = ("domain", "application", "infrastructure", "interfaces", "tests")
 
 _STATE_DIR = pytest.StashKey[Path]()
@@ -70,6 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # worker the run starts loads the project's modules instead of compiling them again.
     for package in PACKAGES:
         compileall.compile_dir(ROOT / package, quiet=1)
+    compileall.compile_dir(sysconfig.get_paths()["purelib"], quiet=1)
     state_dir = Path(tempfile.mkdtemp(prefix="stockroom-pytest-"))
     config.stash[_STATE_DIR] = state_dir
     config.pluginmanager.register(_RunReport(state_dir))
@@ -163,7 +165,9 @@ def database_url(pg_server: PostgresServer, database_name: str) -> str:
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     """The service's settings on the test database (no .env file: the tests say what they use)."""
-    return Settings(database_url=database_url, pool_timeout=10, _env_file=None)
+    # Connecting is not what these tests time: on a loaded machine a new connection may take
+    # longer than the production default, which would read as an outage.
+    return Settings(database_url=database_url, pool_timeout=10, connect_timeout=10, _env_file=None)
 
 
 @pytest.fixture(scope="session")

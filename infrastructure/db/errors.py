@@ -30,6 +30,7 @@ SCHEMA_BEHIND: Final = (
 NO_PRIMARY_STANDBYS: Final = "no primary: every database host is a standby"
 NO_PRIMARY_STARTING: Final = "no primary: the database is starting up or shutting down"
 NO_PRIMARY_DEMOTED: Final = "no primary: the database is a standby now (read-only)"
+DISK_FULL: Final = "the database ran out of disk space"
 
 # A database that answers but cannot serve until an operator acts: a 503 like an outage, not
 # a 500, since nothing in the request is wrong and the service recovers once it is fixed.
@@ -43,6 +44,8 @@ _UNUSABLE_SQLSTATES: Final = {
     "42883": SCHEMA_BEHIND,  # undefined_function
     "57P03": NO_PRIMARY_STARTING,  # cannot_connect_now
     "25006": NO_PRIMARY_DEMOTED,  # read_only_sql_transaction: a demoted primary
+    # disk_full: writes fail until space is freed (the server's log names the file), reads go on.
+    "53100": DISK_FULL,
 }
 
 #: asyncpg's own error (no SQLSTATE) when no host of the URL matches target_session_attrs.
@@ -101,8 +104,8 @@ def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer 
         return True
     if isinstance(error, asyncpg.PostgresError):  # raised by statements run on the driver
         return str(error.sqlstate or "").startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
-    if isinstance(error, asyncpg.InterfaceError):  # e.g. the connection was closed under us
-        return True
+    if isinstance(error, asyncpg.InterfaceError | asyncpg.InternalClientError):
+        return True  # e.g. the connection was closed under us, mid-operation
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return True
@@ -111,7 +114,10 @@ def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer 
             return state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
         # No SQLSTATE: the driver failed below the protocol (socket closed, timeout).
         return isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError)
-    return False
+    # SQLAlchemy's asyncpg adapter raises its own error, unwrapped, when a new connection is
+    # refused (57P03: the server is starting up, e.g. in crash recovery).
+    state = sqlstate_of(error)
+    return state is not None and state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
 
 
 _DISCONNECT_SQLSTATES = ("08", "57P01", "57P02", "57P03")
@@ -121,7 +127,14 @@ _RECOVERY_CONFLICT_SQLSTATES = ("40001", "40P01")
 
 def is_disconnect(error: BaseException | None) -> bool:
     """The connection itself is gone or in an unknown state: it must not be used again."""
-    if isinstance(error, asyncpg.InterfaceError | OSError | asyncio.TimeoutError | TimeoutError):
+    if isinstance(
+        error,
+        asyncpg.InterfaceError
+        | asyncpg.InternalClientError  # its protocol state is lost (the server died mid-call)
+        | OSError
+        | asyncio.TimeoutError
+        | TimeoutError,
+    ):
         return True
     if isinstance(error, asyncpg.PostgresError):
         return str(error.sqlstate or "").startswith(_DISCONNECT_SQLSTATES)

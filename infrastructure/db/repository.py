@@ -35,9 +35,16 @@ from infrastructure.db.errors import violated_constraint
 from infrastructure.db.mappers import ITEM_COLUMNS, ITEM_FIELDS, item_to_values, row_to_item
 from infrastructure.db.tables import ITEMS, SKU_UNIQUE, ItemRow
 
+
+def _name_order(name: Any) -> Any:
+    """Names sort lower-cased (application.listing.name_order) in the database's collation; the
+    index ix_items_lower_name_id holds this expression."""
+    return func.lower(name)
+
+
 _SORT_COLUMNS: Final = {
     SortField.CREATED_AT: col(ItemRow.created_at),
-    SortField.NAME: col(ItemRow.name),
+    SortField.NAME: _name_order(col(ItemRow.name)),
     SortField.PRICE: col(ItemRow.price),
     SortField.SKU: col(ItemRow.sku),
 }
@@ -158,7 +165,10 @@ def _list(
     if after:
         # Row-value comparison: one index range scan on (sort column, id).
         position = tuple_(sort_column, id_column)
-        seek = tuple_(bindparam("after_value", type_=sort_column.type), bindparam("after_id"))
+        after_value: Any = bindparam("after_value", type_=sort_column.type)
+        if sort.field is SortField.NAME:
+            after_value = _name_order(after_value)
+        seek = tuple_(after_value, bindparam("after_id"))
         conditions.append(position < seek if sort.descending else position > seek)
     order = (
         (sort_column.desc(), id_column.desc())

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
@@ -41,6 +42,8 @@ class ItemRow(SQLModel, table=True):
         # Keyset pagination seeks on (sort column, id) for each sort order.
         Index("ix_items_created_at_id", "created_at", "id"),
         Index("ix_items_name_id", "name", "id"),
+        # Names sort case-insensitively (see repository.py).
+        Index("ix_items_lower_name_id", text("lower(name)"), "id"),
         Index("ix_items_price_id", "price", "id"),
         Index("ix_items_sku_id", "sku", "id"),
     )

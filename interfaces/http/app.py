@@ -27,7 +27,7 @@ from interfaces.http.routers.items import items_router
 from interfaces.http.routers.metrics import metrics_router
 from interfaces.http.version import service_version
 from interfaces.lifecycle import init_container, shutdown_container
-from interfaces.tracing import install_tracing
+from interfaces.tracing import install_tracing, untraced
 
 _log = logging.getLogger("stockroom.app")
 #: How often expired idempotency records are deleted (any process may do it; it is idempotent).
@@ -43,7 +43,8 @@ async def _purge_idempotency_records(container: Container, stop: asyncio.Event) 
     purge = container.idempotency_purger()
     while not stop.is_set():
         try:
-            purged = await purge()
+            with untraced():  # no request to hang its statements on
+                purged = await purge()
             if purged:
                 _log.info("purged %d expired idempotency records", purged)
         except DataStoreUnavailable:
@@ -71,7 +72,8 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
             _log.warning(
                 "no API keys configured (STOCKROOM_API_KEYS): the API is open to every caller"
             )
-        await init_container(container)
+        with untraced():  # the pool's warm-up belongs to no request
+            await init_container(container)
         engine_ready.append(True)
         stop_purging = asyncio.Event()
         purger = (

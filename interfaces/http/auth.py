@@ -34,6 +34,10 @@ class Principal:
 
     id: str
 
+    @property
+    def key_id(self) -> str:
+        return self.id
+
 
 ANONYMOUS: Final = Principal("")
 
@@ -43,6 +47,8 @@ class Refusal:
     status: int
     detail: str
     challenge: str
+    #: The valid key that lacked the scope needed (403), "" when no valid key was sent.
+    key_id: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -74,6 +80,7 @@ class Gate:
                 403,
                 f"This API key has {key.scope.value} scope; the operation needs {needed.value}.",
                 f'{_REALM}, error="insufficient_scope"',
+                key.id,
             )
         return Principal(key.id)
 

@@ -137,6 +137,8 @@ class EdgeMiddleware:
             template = getattr(inner.get("route"), "path", UNMATCHED)
             self.metrics.observe(method, template, status, elapsed)
             fields = {"cause": state["cause"]} if "cause" in state else {}
+            if state.get("key_id"):
+                fields["key"] = state["key_id"]
             self.access.info(
                 "request",
                 method=method,
@@ -201,6 +203,7 @@ class AdmissionMiddleware:
                 slug="ambiguous-credentials",
             )
         admitted = self.gate.check(method, scope["path"], credentials[0] if credentials else None)
+        scope["state"]["key_id"] = admitted.key_id  # the access line names the caller
         if isinstance(admitted, Principal):
             scope["state"]["principal"] = admitted
             return None

@@ -28,6 +28,13 @@ _TITLES: Final = {
 }
 
 
+#: The type of a problem raised without a more specific one: every problem names a type of this
+#: service's own, so clients can tell its problems from a proxy's by the type alone.
+_STATUS_SLUGS: Final = {
+    status: title.lower().replace(" ", "-") for status, title in _TITLES.items()
+} | {500: "internal-error"}
+
+
 def problem_type(slug: str) -> str:
     return f"/problems/{slug}"
 
@@ -48,7 +55,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
-        "type": problem_type(slug) if slug else "about:blank",
+        "type": problem_type(slug or _STATUS_SLUGS.get(status, "error")),
         "title": title or _TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,

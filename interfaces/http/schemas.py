@@ -28,17 +28,31 @@ from domain import rules
 _FORBID = ConfigDict(extra="forbid")
 _INTEGER_BOUND = 2**63
 
-# The documented schema is the canonical form of each field, so every request it admits is
-# accepted (schemathesis checks that). At run time the fields are checked for type only: the
-# domain owns the rules, and is more lenient than the document (it trims, upper-cases skus).
+# The documented schema admits exactly what the domain accepts, so every request it admits is
+# accepted (schemathesis checks that): skus and names are trimmed, and the patterns say so. At run
+# time the fields are checked for type only: the domain owns the rules.
 _NO_NUL = r"^[^\u0000]*$"
-# Every character Python's str.strip() removes (Unicode White_Space plus \x1c-\x1f).
-_SPACE = r"\s\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SKU_SPACE = "".join(f"\\u{ord(c):04x}" for c in rules.SKU_SPACE)
+
+
+def _range(first: int, last: int) -> str:
+    # BMP code points as \uXXXX escapes (ECMA-262 and Python read both); the few beyond it as
+    # the characters themselves.
+    def char(code: int) -> str:
+        return f"\\u{code:04x}" if code <= 0xFFFF else chr(code)
+
+    return char(first) if first == last else f"{char(first)}-{char(last)}"
+
+
+_VISIBLE = "[^" + "".join(_range(first, last) for first, last in rules.INVISIBLE) + "]"
 _SKU_SCHEMA = {
     "type": "string",
-    "pattern": rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{rules.SKU_MAX - 1}}}$",
+    "pattern": (
+        rf"^[{_SKU_SPACE}]*[A-Za-z0-9][A-Za-z0-9._-]{{0,{rules.SKU_MAX - 1}}}[{_SKU_SPACE}]*$"
+    ),
     "description": (
-        f"Stored trimmed and upper-cased; 1-{rules.SKU_MAX} of A-Z 0-9 . _ -, first A-Z or 0-9."
+        f"Trimmed of surrounding spaces, tabs and line breaks, then upper-cased: 1-{rules.SKU_MAX}"
+        " of A-Z 0-9 . _ -, the first A-Z or 0-9."
     ),
     "examples": ["ABC-123"],
 }
@@ -46,8 +60,11 @@ _NAME_SCHEMA = {
     "type": "string",
     "minLength": 1,
     "maxLength": rules.NAME_MAX,
-    "pattern": rf"^[^\u0000{_SPACE}]([^\u0000]*[^\u0000{_SPACE}])?$",
-    "description": f"1-{rules.NAME_MAX} characters after trimming.",
+    "pattern": rf"^[^\u0000]*{_VISIBLE}[^\u0000]*$",
+    "description": (
+        f"Trimmed and normalised to Unicode NFC: 1-{rules.NAME_MAX} characters, at least one of "
+        "them visible (not a space, control, format or other invisible character)."
+    ),
 }
 _DESCRIPTION_SCHEMA = {"type": "string", "maxLength": rules.DESCRIPTION_MAX, "pattern": _NO_NUL}
 _PRICE_SCHEMA = {
@@ -60,12 +77,15 @@ _PRICE_SCHEMA = {
         },
         {
             "type": "string",
-            "pattern": rf"^[0-9]{{1,{rules.PRICE_DIGITS}}}(\.[0-9]{{1,{rules.PRICE_PLACES}}})?$",
+            "pattern": (
+                rf"^(0|[1-9][0-9]{{0,{rules.PRICE_DIGITS - 1}}})"
+                rf"(\.[0-9]{{1,{rules.PRICE_PLACES}}})?$"
+            ),
         },
     ],
     "description": (
         f"At least 0, below 10^{rules.PRICE_DIGITS}, at most {rules.PRICE_PLACES} decimal "
-        "places; a number or a string."
+        "places; a number or a string of ASCII digits (no leading zero, no spaces)."
     ),
     "examples": ["12.50"],
 }

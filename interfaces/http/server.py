@@ -32,7 +32,7 @@ from gunicorn.arbiter import Arbiter
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn_worker import UvicornWorker
 
-from infrastructure.db.embedded import start_embedded
+from infrastructure.db.embedded import start_embedded, supervise
 from infrastructure.settings import Settings
 from interfaces.http import draining
 from interfaces.http.request_head import with_header_timeout
@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         # `stockroom serve` started and migrated it; attaching makes this process an owner,
         # so that its clean exit stops the server. Workers share the one server.
         os.environ["STOCKROOM_DATABASE_URL"] = start_embedded(settings.data_dir)
+        supervise(settings.data_dir)  # and restarts it should it stop
     if args.workers > 1:
         Workers(
             {

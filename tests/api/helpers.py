@@ -12,6 +12,10 @@ from interfaces.http.app import create_app
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "request_id"}
 
+#: The connect timeout of apps on a server that answers: what those tests check is the cause
+#: they name, and on a loaded machine connecting may take longer than the production default.
+REACHABLE_CONNECT_TIMEOUT = 10
+
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
@@ -19,6 +23,7 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     body: dict[str, Any] = response.json()
     assert body.keys() >= PROBLEM_KEYS
     assert body["status"] == status
+    assert body["type"].startswith("/problems/"), body["type"]
     assert body["request_id"] == response.headers["x-request-id"]
     text = response.text.lower()
     for leak in ("traceback", "sqlalchemy", "asyncpg", "psycopg", "select ", "insert ", 'file "'):

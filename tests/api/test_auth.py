@@ -30,11 +30,12 @@ async def secured(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
 async def test_writes_need_a_write_key(secured: httpx.AsyncClient) -> None:
     missing = assert_problem(await secured.post("/v1/items", json=ITEM), 401)
     assert "API key" in missing["detail"]
+    assert missing["type"] == "/problems/unauthorized"
     invalid = await secured.post("/v1/items", json=ITEM, headers=bearer("srk_wrong"))
     assert_problem(invalid, 401)
     assert 'error="invalid_token"' in invalid.headers["www-authenticate"]
     read_only = await secured.post("/v1/items", json=ITEM, headers=bearer(READ_SECRET))
-    assert_problem(read_only, 403)
+    assert assert_problem(read_only, 403)["type"] == "/problems/forbidden"
     created = await secured.post("/v1/items", json=ITEM, headers=bearer(WRITE_SECRET))
     assert created.status_code == 201
     item_url = created.headers["location"]
@@ -90,3 +91,25 @@ def test_keys_are_configured_as_hashes_only() -> None:
     assert len(READ_KEY.sha256) == 64
     with pytest.raises(ValueError, match="entry"):
         Settings(api_keys=[READ_SECRET], _env_file=None)
+
+
+async def test_the_access_line_names_the_key_never_its_secret(
+    secured: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    created = await secured.post("/v1/items", json=ITEM, headers=bearer(WRITE_SECRET))
+    assert created.status_code == 201
+    refused = await secured.post("/v1/items", json=ITEM, headers=bearer(READ_SECRET))
+    assert refused.status_code == 403
+    assert (await secured.get("/v1/items")).status_code == 401
+    logged = "".join(capsys.readouterr())
+    access = [line for line in logged.splitlines() if "stockroom.access" in line]
+    assert len(access) == 3, logged
+    fields = [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in access]
+    assert [(f["status"], f.get("key")) for f in fields] == [
+        ("201", "writer"),
+        ("403", "reader"),
+        ("401", None),
+    ]
+    assert WRITE_SECRET not in logged
+    assert READ_SECRET not in logged

@@ -97,6 +97,38 @@ async def test_price_limits(client: httpx.AsyncClient) -> None:
     assert item["price"] == "9999999999.99"
 
 
+SAMPLES = {
+    "sku": [" ws1", "ws2\t", "\nws3 ", "ws4", "\x0bws5", "w s6", "\u00a0ws7"],
+    "name": [" Widget ", "Widget", "\u200b", "\u3164", "\u202e", "\u2800 ", "x\u200b"],
+    "price": [" 5", "5 ", "5\n", "05", "5.", "0", "0.5", "12.50", "00.5", ".5", "5.123"],
+}
+
+
+async def test_the_document_and_the_api_agree_on_skus_names_and_prices(
+    client: httpx.AsyncClient,
+) -> None:
+    """What the OpenAPI patterns admit is exactly what the API accepts, for texts at the edges
+    of each rule (trimming, invisible names, strict prices)."""
+    document = (await client.get("/openapi.json")).json()
+    fields = document["components"]["schemas"]["ItemCreate"]["properties"]
+    patterns = {
+        "sku": fields["sku"]["pattern"],
+        "name": fields["name"]["pattern"],
+        "price": next(s["pattern"] for s in fields["price"]["anyOf"] if s["type"] == "string"),
+    }
+    for field, samples in SAMPLES.items():
+        for n, sample in enumerate(samples):
+            body = {"sku": f"agree-{field}-{n}", "name": "Widget", "price": "1", field: sample}
+            response = await client.post("/v1/items", json=body)
+            # JSON Schema reads patterns as ECMA-262 does: "$" ends the text, not a last line.
+            ecma = patterns[field].removesuffix("$") + r"\Z"
+            documented = re.search(ecma, sample) is not None
+            assert (response.status_code == 201) == documented, (field, sample, response.text)
+            if response.status_code != 201:
+                assert_problem(response, 422)
+    assert (await client.get("/v1/items?q=ws1")).json()["items"][0]["sku"] == "WS1"
+
+
 async def test_patch_changes_only_the_fields_sent(client: httpx.AsyncClient) -> None:
     item = await create(client, description="blue", quantity=5)
     response = await client.patch(f"/v1/items/{item['id']}", json={"name": "Gadget"})

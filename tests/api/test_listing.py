@@ -55,8 +55,9 @@ async def test_every_sort_walks_every_item_once_in_order(client: httpx.AsyncClie
         field = sort.lstrip("-")
 
         def key(item: dict[str, Any], field: str = field) -> tuple[Any, str]:
-            value = float(item[field]) if field == "price" else item[field]
-            return value, item["id"]
+            if field == "price":
+                return float(item[field]), item["id"]
+            return item[field].lower() if field == "name" else item[field], item["id"]
 
         assert [key(i) for i in seen] == sorted(map(key, seen), reverse=sort.startswith("-"))
 
@@ -119,6 +120,27 @@ async def test_bad_parameters_are_422(client: httpx.AsyncClient) -> None:
         "max_price=abc",
         "in_stock=maybe",
         f"q={'x' * 201}",
+        "limit=5&limit=7",
+        "sort=name&sort=price",
+        "q=a&q=b",
     ]:
         problem = assert_problem(await client.get(f"/v1/items?{query}"), 422)
         assert problem["errors"][0]["parameter"] == query.split("=")[0]
+
+
+async def test_names_sort_without_regard_to_case(client: httpx.AsyncClient) -> None:
+    names = ["Zebra", "apple", "Apple", "banana", "ZEBRA", "Banana", "aardvark"]
+    rows = [{"sku": f"c-{i}", "name": name, "price": "1"} for i, name in enumerate(names)]
+    assert (await client.post("/v1/items/batch", json={"items": rows})).status_code == 201
+    for sort in ("name", "-name"):
+        seen = [i["name"].lower() for i in await walk(client, f"/v1/items?limit=2&sort={sort}")]
+        assert seen == sorted(seen, reverse=sort == "-name")
+
+
+async def test_a_name_is_one_name_whatever_its_unicode_spelling(client: httpx.AsyncClient) -> None:
+    decomposed = {"sku": "nfd-1", "name": "Cafe\u0301 noir", "price": "1"}
+    created = await client.post("/v1/items", json=decomposed)
+    assert created.json()["name"] == "Caf\u00e9 noir"
+    for q in ("Caf\u00e9", "Cafe\u0301"):
+        found = (await client.get("/v1/items", params={"q": q})).json()["items"]
+        assert [i["sku"] for i in found] == ["NFD-1"], q

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from infrastructure.db import migrator
-from tests.api.helpers import assert_problem, client_with
+from tests.api.helpers import REACHABLE_CONNECT_TIMEOUT, assert_problem, client_with
 from tests.cli.helpers import stockroom
 from tests.migrations.release import CONTRACT, EXPAND, EXPAND_INDEX, build_release
 from tests.postgres import PostgresServer
@@ -28,7 +28,7 @@ def unmigrated_database(pg_server: PostgresServer) -> Iterator[str]:
 
 
 async def test_not_ready_until_migrated_to_head(unmigrated_database: str) -> None:
-    async for client in client_with(unmigrated_database, connect_timeout=1):
+    async for client in client_with(unmigrated_database, connect_timeout=REACHABLE_CONNECT_TIMEOUT):
         body = assert_problem(await client.get("/health/ready"), 503)
         assert "not migrated" in body["detail"]
         assert (await client.get("/health/live")).status_code == 200
@@ -76,7 +76,7 @@ async def test_a_schema_ahead_by_expand_revisions_is_served_ahead_by_a_contract_
     unmigrated_database: str, tmp_path: Path
 ) -> None:
     release = build_release(tmp_path)
-    async for client in client_with(unmigrated_database, connect_timeout=1):
+    async for client in client_with(unmigrated_database, connect_timeout=REACHABLE_CONNECT_TIMEOUT):
         await asyncio.to_thread(migrator.upgrade, unmigrated_database)
         for revision in (EXPAND, EXPAND_INDEX):
             await asyncio.to_thread(next_release_upgrade, unmigrated_database, release, revision)
@@ -122,7 +122,7 @@ async def serves_everything(client: httpx.AsyncClient, tag: str) -> None:
 async def test_a_revision_unknown_and_unrecorded_is_not_served(
     unmigrated_database: str, pg_server: PostgresServer
 ) -> None:
-    async for client in client_with(unmigrated_database, connect_timeout=1):
+    async for client in client_with(unmigrated_database, connect_timeout=REACHABLE_CONNECT_TIMEOUT):
         await asyncio.to_thread(migrator.upgrade, unmigrated_database)
         name = unmigrated_database.rsplit("/", 1)[1]
         with psycopg.connect(pg_server.libpq_url_for(name), autocommit=True) as conn:

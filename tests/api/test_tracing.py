@@ -4,6 +4,7 @@ parent, trace ids on the log lines written inside a request, and nothing loaded 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import structlog
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -214,3 +216,39 @@ def test_configured_logs_carry_the_trace_ids_when_tracing_is_on(
     for line in lines:
         assert line["trace_id"] == format_trace_id(context.trace_id)
         assert line["span_id"] == format_span_id(context.span_id)
+
+
+async def purged(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Until the background purge has deleted every expired record (it runs at start-up; the
+    limit only guards against a hang)."""
+    async with asyncio.timeout(60):
+        count = "SELECT count(*) FROM idempotency_keys"
+        while await (await conn.execute(count)).fetchone() != (0,):  # noqa: ASYNC110  (a row count)
+            await asyncio.sleep(0.05)
+
+
+async def test_start_up_and_the_purge_export_no_orphan_traces(
+    settings: Settings, database_dsn: str
+) -> None:
+    """The pool's warm-up and the idempotency purge run outside any request: no root traces."""
+    expired = (
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, status, headers, body, created_at)"
+        " VALUES ('s', 'k', 'f', 201, '[]', '', now() - interval '30 days')"
+    )
+    async with await psycopg.AsyncConnection.connect(database_dsn, autocommit=True) as conn:
+        await conn.execute(expired)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(ALWAYS_ON))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = create_app(container_for(settings))  # purges in the background, at once
+    install_tracing(app, tracer_provider=provider)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            await psycopg.AsyncConnection.connect(database_dsn, autocommit=True) as conn,
+        ):
+            await purged(conn)
+    finally:
+        uninstall_tracing(app)
+        provider.shutdown()
+    assert [s.name for s in exporter.get_finished_spans()] == []

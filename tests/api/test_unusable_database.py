@@ -13,7 +13,12 @@ import pytest
 from psycopg import sql
 
 from infrastructure.db import migrator
-from tests.api.helpers import assert_problem, client_with, with_credentials
+from tests.api.helpers import (
+    REACHABLE_CONNECT_TIMEOUT,
+    assert_problem,
+    client_with,
+    with_credentials,
+)
 from tests.postgres import PostgresServer
 
 ITEM = {"sku": "u-1", "name": "Widget", "price": "1.00"}
@@ -64,7 +69,7 @@ async def test_a_missing_database_is_503_until_created_and_migrated(
 ) -> None:
     url = pg_server.url_for(fresh_name)
     secret = url.split(":")[2].split("@")[0]
-    async for client in client_with(url, connect_timeout=2):
+    async for client in client_with(url, connect_timeout=REACHABLE_CONNECT_TIMEOUT):
         await assert_unusable(client, "does not exist", capsys, secret)
         # Blocking calls run off the event loop, where the app's background purge may hold a
         # lock mid-transaction: on the loop, a statement waiting for it would wait forever.
@@ -102,7 +107,8 @@ async def test_refused_credentials_are_503_until_the_password_is_fixed(
         migrator.upgrade(with_credentials(pg_server.url_for(fresh_name), role, "the-right-one"))
         wrong = "hunter2-wrong"
         async for client in client_with(
-            with_credentials(pg_server.url_for(fresh_name), role, wrong), connect_timeout=2
+            with_credentials(pg_server.url_for(fresh_name), role, wrong),
+            connect_timeout=REACHABLE_CONNECT_TIMEOUT,
         ):
             await assert_unusable(client, "authentication failed", capsys, wrong)
             fix = sql.SQL("ALTER ROLE {} PASSWORD {}").format(

@@ -109,6 +109,6 @@ def test_an_embedded_database_behind_head_is_migrated_and_one_at_head_is_left(
 
     assert ok("db", "upgrade", "0001").strip() == "database at 0001"
     assert ok("items", "list", "--json") == ""  # starts the embedded database: migrates it
-    assert ok("db", "current").strip() == "0002 (head)"
+    assert ok("db", "current").strip() == "0003 (head)"
     assert ok("items", "list", "--json") == ""
-    assert ok("db", "current").strip() == "0002 (head)"
+    assert ok("db", "current").strip() == "0003 (head)"

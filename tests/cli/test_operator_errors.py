@@ -20,6 +20,8 @@ from tests.cli.helpers import (
 )
 from tests.support.ports import free_port
 
+TWO_KEYS_ONE_ID = f"ops:read:{'a' * 64},ops:write:{'b' * 64}"
+ONE_KEY_TWO_IDS = f"ops:read:{'a' * 64},ci:read:{'a' * 64}"
 BAD_CORS = {"STOCKROOM_DATABASE_URL": UNREACHABLE, "STOCKROOM_CORS_ORIGINS": "http://x"}
 BAD_SETTINGS = [
     ("db current", {"STOCKROOM_DATABASE_URL": "postgresql+asyncpg://u:hunter2@db:abc/x"}, 2),
@@ -33,6 +35,11 @@ BAD_SETTINGS = [
         2,
     ),
     ("serve", {"STOCKROOM_DATABASE_URL": UNREACHABLE, "STOCKROOM_CORS_ORIGINS": "http://x"}, 2),
+    ("serve", {"STOCKROOM_DATABASE_URL": UNREACHABLE, "STOCKROOM_CONNECT_TIMEOUT": "inf"}, 2),
+    ("serve", {"STOCKROOM_DATABASE_URL": UNREACHABLE, "STOCKROOM_POOL_TIMEOUT": "nan"}, 2),
+    ("items list", {"STOCKROOM_DATABASE_URL": UNREACHABLE, "STOCKROOM_CONNECT_TIMEOUT": "inf"}, 2),
+    ("serve", {"STOCKROOM_DATABASE_URL": UNREACHABLE, "STOCKROOM_API_KEYS": TWO_KEYS_ONE_ID}, 2),
+    ("serve", {"STOCKROOM_DATABASE_URL": UNREACHABLE, "STOCKROOM_API_KEYS": ONE_KEY_TWO_IDS}, 2),
 ]
 
 

@@ -9,13 +9,20 @@ from interfaces.terminal import plain
 from tests.cli.helpers import run
 
 #: A name that paints the terminal red, retitles the window (OSC ... BEL), uses a C1 CSI and
-#: a carriage return to hide text, and carries rich markup.
-HOSTILE_NAME = "\x1b[41mred\x1b[0m \x1b]0;owned\x07 \x9b31m c1 hidden\rshown [bold]x[/bold] :smile:"
+#: a carriage return to hide text, carries rich markup, and a right-to-left override that shows
+#: "admin" written backwards (Trojan Source).
+HOSTILE_NAME = (
+    "\x1b[41mred\x1b[0m \x1b]0;owned\x07 \x9b31m c1 hidden\rshown [bold]x[/bold] :smile:"
+    " \u202enimda\u202c \u2067isolated\u2069"
+)
+BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 HOSTILE_DESCRIPTION = "line one\nline two\x1b[2J\x7f"
 
 
 def no_controls(text: str) -> bool:
-    return not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in text)
+    return not any(
+        (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0 or ord(c) in BIDI for c in text
+    )
 
 
 def test_plain_escapes_every_c0_and_c1_control() -> None:
@@ -26,6 +33,12 @@ def test_plain_escapes_every_c0_and_c1_control() -> None:
     assert "\\x1b" in escaped
     assert "\\x9b" in escaped
     assert escaped.endswith("é ✓ [b]")
+
+
+def test_plain_escapes_every_bidirectional_control() -> None:
+    escaped = plain("".join(map(chr, BIDI)) + "abc")
+    assert no_controls(escaped)
+    assert escaped == "".join(f"\\u{code:04x}" for code in BIDI) + "abc"
 
 
 def test_item_names_and_descriptions_cannot_drive_the_terminal(database_url: str) -> None:
@@ -61,6 +74,7 @@ def test_item_names_and_descriptions_cannot_drive_the_terminal(database_url: str
         assert "\\x9b31m" in flat
         assert "hidden\\x0dshown" in flat
         assert "[bold]x[/bold]:smile:" in flat  # markup shown as written, not applied
+        assert "\\u202enimda\\u202c\\u2067isolated\\u2069" in flat
     detail = "".join(run("items", "get", created["id"], url=database_url).stdout.split())
     assert "lineone\\x0alinetwo\\x1b[2J\\x7f" in detail
 

@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from application.listing import ListQuery
+from application.listing import ListQuery, SortField, name_order, sort_key
 from application.ports import IdempotencyRecord
 from domain.errors import DuplicateSku, ItemNotFound
 from domain.item import Item, ItemChanges
@@ -46,15 +46,19 @@ class InMemoryItemRepository:
         return self.committed.get(item_id)
 
     async def list(self, query: ListQuery) -> list[Item]:
-        field = query.sort.field.value
+        field = query.sort.field
 
         def key(item: Item) -> tuple[object, UUID]:
-            return getattr(item, field), item.id
+            return sort_key(item, field), item.id
 
         selected = [item for item in self._visible() if _matches(item, query)]
         selected.sort(key=key, reverse=query.sort.descending)
         if query.after is not None:
-            seek = (query.after.value, query.after.id)
+            value = query.after.value
+            order = (
+                name_order(value) if isinstance(value, str) and field is SortField.NAME else value
+            )
+            seek = (order, query.after.id)
             if query.sort.descending:
                 selected = [i for i in selected if key(i) < seek]
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -96,7 +97,7 @@ def test_an_accepted_sku_was_ascii_as_sent(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["-0", "-0.0", "-0.00", " -0 ", Decimal("-0"), Decimal("-0E+3"), -0.0, 0, "0"]
+    "raw", ["-0", "-0.0", "-0.00", Decimal("-0"), Decimal("-0E+3"), -0.0, 0, "0"]
 )
 def test_minus_zero_is_zero(raw: object) -> None:
     assert str(rules.normalize_price(raw)) == "0.00"
@@ -116,6 +117,15 @@ def test_minus_zero_is_zero(raw: object) -> None:
         ".5",
         "1.500",
         "1,50",
+        " 5",
+        "5 ",
+        "5\n",
+        "\t5",
+        "05",
+        "00.5",
+        "-05",
+        "5.",
+        " -0 ",
         Decimal("1E-400"),
         Decimal("0.001"),
         Decimal("-1E-999999"),
@@ -129,7 +139,7 @@ def test_prices_that_are_not_plain_ascii_decimals_with_two_places_are_rejected(
         rules.normalize_price(raw)
 
 
-PRICE_TEXT = r"-?[0-9]+(\.[0-9]{0,2})?"
+PRICE_TEXT = r"-?(0|[1-9][0-9]*)(\.[0-9]{1,2})?"
 
 
 @given(
@@ -140,7 +150,7 @@ def test_a_price_text_is_accepted_only_as_ascii_digits_with_at_most_two_places(r
         price = rules.normalize_price(raw)
     except ValueError:
         return
-    assert re.fullmatch(PRICE_TEXT, raw.strip(" \t\r\n"))
+    assert re.fullmatch(PRICE_TEXT, raw)
     assert price == Decimal(raw)
     assert price >= 0
     assert re.fullmatch(r"[0-9]+\.[0-9]{2}", str(price))
@@ -159,15 +169,58 @@ def test_a_number_is_accepted_exactly_when_its_value_is_a_price(raw: Decimal) ->
     assert re.fullmatch(r"[0-9]+\.[0-9]{2}", str(price))
 
 
+def shows_nothing(char: str) -> bool:
+    """Unicode's own account of an invisible character, independent of the rule's table."""
+    code, category = ord(char), unicodedata.category(char)
+    return (
+        category in {"Cc", "Cf", "Zs", "Zl", "Zp"}
+        or "VARIATION SELECTOR" in unicodedata.name(char, "")
+        or ("HANGUL" in unicodedata.name(char, "") and "FILLER" in unicodedata.name(char, ""))
+        or char in "\u034f\u17b4\u17b5\u2800"
+        or (category == "Cn" and (0x2060 <= code <= 0x206F or 0xFFF0 <= code <= 0xFFF8))
+        or 0xE0000 <= code <= 0xE0FFF
+    )
+
+
 @given(st.text(max_size=250))
-def test_names_are_trimmed_and_bounded(raw: str) -> None:
+def test_names_are_trimmed_normalised_and_bounded(raw: str) -> None:
+    trimmed = unicodedata.normalize("NFC", raw.strip())
     try:
         name = rules.normalize_name(raw)
     except ValueError:
-        assert not 1 <= len(raw.strip()) <= 200 or "\x00" in raw
+        assert not 1 <= len(trimmed) <= 200 or "\x00" in raw or all(map(shows_nothing, trimmed))
         return
-    assert name == raw.strip()
+    assert name == trimmed
+    assert not all(map(shows_nothing, name))
     assert 1 <= len(name) <= 200
+
+
+def test_a_name_has_one_spelling_in_nfc() -> None:
+    composed, decomposed = "Caf\u00e9", "Cafe\u0301"
+    assert rules.normalize_name(decomposed) == rules.normalize_name(composed) == composed
+
+
+INVISIBLE_NAMES = [
+    "\u200b",  # zero width space (format)
+    "\u200b\u200c\u200d\u2060\ufeff",  # zero width (non-)joiners, word joiner, BOM
+    "\u00ad",  # soft hyphen
+    "\u202e\u2066",  # bidirectional controls
+    "\u3164",  # Hangul filler (a letter that shows nothing)
+    "\u115f\u1160\uffa0",  # more fillers
+    "\ufe0f\u034f",  # a variation selector, the combining grapheme joiner
+    "\U000e0041\U000e007f",  # tag characters
+    "\u2800",  # blank Braille pattern
+    "\u00a0\u2007\u3000",  # no-break, figure and ideographic spaces
+    "\x7f\x85",  # controls
+]
+
+
+@pytest.mark.parametrize("raw", INVISIBLE_NAMES)
+def test_a_name_needs_a_visible_character(raw: str) -> None:
+    assert all(map(shows_nothing, raw))
+    with pytest.raises(ValueError, match="must"):
+        rules.normalize_name(raw)
+    assert rules.normalize_name(f"x{raw}y") == f"x{raw}y"
 
 
 @given(quantities, st.integers(min_value=-(2**31) + 1, max_value=2**31 - 1))
@@ -249,3 +302,12 @@ def test_a_stale_version_is_a_conflict() -> None:
     item.check_version(1)
     with pytest.raises(VersionConflict):
         item.check_version(2)
+
+
+def test_the_invisible_table_agrees_with_unicode_everywhere() -> None:
+    disagree = [
+        hex(code)
+        for code in range(0x110000)
+        if not 0xD800 <= code <= 0xDFFF and shows_nothing(chr(code)) == rules.is_visible(chr(code))
+    ]
+    assert disagree == []

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.responses import Response
 
+from application.errors import InvalidQuery
 from application.listing import DEFAULT_LIMIT, MAX_LIMIT, Q_MAX, ListQuery, Sort
 from domain.item import Item
 from domain.rules import BATCH_MAX, PRICE_LIMIT, PRICE_MAX
@@ -64,6 +65,14 @@ class ListParameters(BaseModel):
     min_price: PriceBound = None
     max_price: PriceBound = None
     in_stock: bool | None = None
+
+
+def _once_each(request: Request) -> None:
+    """A parameter given twice is refused: which value counts would be anybody's guess."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    for name in ListParameters.model_fields:
+        if names.count(name) > 1:
+            raise InvalidQuery(name, "must be given once")
 
 
 def _headers(*parameters: dict[str, object]) -> dict[str, object]:
@@ -123,6 +132,7 @@ def items_router(container: Container) -> APIRouter:
         responses=problems(400, 401, 422),
     )
     async def list_items(request: Request, given: Annotated[ListParameters, Query()]) -> Response:
+        _once_each(request)
         query = ListQuery.parse(
             limit=given.limit,
             sort=given.sort,
