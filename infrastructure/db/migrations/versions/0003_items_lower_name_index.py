@@ -18,24 +18,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 #: Only adds: a release at the revision before serves on this schema too.
 compatibility = "expand"
+downgrade_drops: tuple[str, ...] = ()
 
 _INDEX = "ix_items_lower_name_id"
 
 
 def upgrade() -> None:
-    # CONCURRENTLY: the catalog stays writable while the index is built; it cannot run inside
-    # a transaction, hence the autocommit block.
+    # CONCURRENTLY keeps the catalog writable while the index is built; it cannot run in a
+    # transaction. An interrupted earlier attempt leaves an invalid index behind: dropped first.
     with op.get_context().autocommit_block():
-        # An interrupted concurrent build leaves an invalid index behind: build it again.
-        invalid = op.get_bind().scalar(
-            sa.text(
-                "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relname = :name AND c.relnamespace = current_schema()::regnamespace"
-            ),
-            {"name": _INDEX},
-        )
-        if invalid:
-            op.drop_index(_INDEX, table_name="items", postgresql_concurrently=True)
+        op.drop_index(_INDEX, table_name="items", postgresql_concurrently=True, if_exists=True)
         op.create_index(
             _INDEX,
             "items",
