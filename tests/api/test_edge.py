@@ -99,4 +99,10 @@ async def test_health(app: FastAPI, client: httpx.AsyncClient) -> None:
     live = (await client.get("/health/live")).json()
     assert live == {"status": "ok", "version": importlib.metadata.version("stockroom")}
     assert app.version == live["version"]
-    assert (await client.get("/health/ready")).json() == {"status": "ready", "replicas": []}
+    ready = (await client.get("/health/ready")).json()
+    head = ready["schema"]["revision"]
+    assert ready == {
+        "status": "ready",
+        "schema": {"revision": head, "state": "at head"},
+        "replicas": [],
+    }
