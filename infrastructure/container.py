@@ -19,9 +19,11 @@ from application.use_cases import (
     GetItem,
     ImportItems,
     ListItems,
+    ReadEvents,
     UpdateItem,
 )
 from infrastructure.db.engine import build_engine, transaction_setup
+from infrastructure.db.events import EventPurger
 from infrastructure.db.idempotency import IdempotencyPurger
 from infrastructure.db.migrator import prepare_database
 from infrastructure.db.readiness import ReadinessProbe
@@ -52,6 +54,10 @@ def _integrations_hidden() -> Iterator[None]:
 
 with _integrations_hidden():
     from dependency_injector import containers, providers
+
+
+def _event_retention(settings: Settings) -> timedelta:
+    return settings.event_retention
 
 
 def _idempotency_ttl(settings: Settings) -> timedelta:
@@ -85,6 +91,8 @@ class Container(containers.DeclarativeContainer):
     )
     readiness = providers.Singleton(ReadinessProbe, engine.provider, replicas)
     idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)
+    event_retention = providers.Singleton(_event_retention, settings)
+    event_purger = providers.Singleton(EventPurger, engine, event_retention)
     run_idempotently = providers.Singleton(RunIdempotently, unit_of_work.provider)
 
     create_item = providers.Singleton(CreateItem, unit_of_work.provider)
@@ -96,3 +104,4 @@ class Container(containers.DeclarativeContainer):
     adjust_stock = providers.Singleton(AdjustStock, unit_of_work.provider)
     import_items = providers.Singleton(ImportItems, unit_of_work.provider)
     export_items = providers.Singleton(ExportItems, unit_of_work.provider)
+    read_events = providers.Singleton(ReadEvents, unit_of_work.provider)

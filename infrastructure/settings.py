@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -68,6 +69,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: Hours an Idempotency-Key's response is kept (and replayed); purged after.
     idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
+    #: How long change-feed events are kept (seconds or ISO 8601, e.g. P7D); purged after.
+    event_retention: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
     #: Seconds `serve` waits for in-flight requests after SIGTERM before closing them.
     shutdown_grace: int = Field(default=20, ge=1)
     #: Seconds `serve` keeps serving after SIGTERM while /health/ready answers 503, so that a

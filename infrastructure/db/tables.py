@@ -6,14 +6,21 @@ from typing import Final
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
+    Identity,
     Index,
+    Integer,
     LargeBinary,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
+    Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
@@ -30,6 +37,8 @@ SQLModel.metadata.naming_convention = {
 }
 
 SKU_UNIQUE: Final = "uq_items_sku"
+#: The current transaction's id (xid8) as a bigint.
+CURRENT_XID: Final = "(pg_current_xact_id())::text::bigint"
 
 
 class ItemRow(SQLModel, table=True):
@@ -76,5 +85,43 @@ class IdempotencyRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class ItemEventRow(SQLModel, table=True):
+    """The change feed: one row per change to an item, written by the statement that changes it.
+
+    `xid` is the writing transaction's id: the feed is read in (xid, id) order, and only below
+    the oldest transaction still running, so a late commit is never skipped (see events.py).
+    It is PostgreSQL's xid8 (64 bits, never wraps) held as a bigint: SQLAlchemy's reflection
+    and asyncpg know no xid8 type, and the values are the same.
+    """
+
+    __tablename__ = "item_events"
+    __table_args__ = (PrimaryKeyConstraint("xid", "id", name="pk_item_events"),)
+
+    xid: int = Field(sa_column=Column(BigInteger, nullable=False, server_default=text(CURRENT_XID)))
+    id: int = Field(sa_column=Column(BigInteger, Identity(always=True), nullable=False))
+    type: str = Field(sa_column=Column(String(32), nullable=False))
+    item_id: UUID = Field(sa_column=Column(Uuid(), nullable=False))
+    sku: str = Field(sa_column=Column(String(rules.SKU_MAX), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    changes: dict[str, object] = Field(sa_column=Column(JSONB, nullable=False))
+    occurred_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    )
+
+
+class ItemEventHorizonRow(SQLModel, table=True):
+    """The position of the last event purged (one row): a cursor before it has missed events."""
+
+    __tablename__ = "item_events_horizon"
+    __table_args__ = (CheckConstraint("singleton", name="singleton"),)
+
+    singleton: bool = Field(
+        sa_column=Column(Boolean, primary_key=True, server_default=text("true"))
+    )
+    xid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    id: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 #: The Core table behind ItemRow (SQLModel types `__table__` loosely), for compiled statements.
 ITEMS: Final[Table] = ItemRow.__table__  # type: ignore[attr-defined]
+EVENTS: Final[Table] = ItemEventRow.__table__  # type: ignore[attr-defined]

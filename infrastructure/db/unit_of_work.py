@@ -36,6 +36,7 @@ from sqlalchemy.util import greenlet_spawn
 from application.errors import DataStoreUnavailable
 from infrastructure.db.engine import TransactionSetup
 from infrastructure.db.errors import is_disconnect, unavailable_on_outage
+from infrastructure.db.events import SqlEventFeed
 from infrastructure.db.idempotency import SqlIdempotencyStore
 from infrastructure.db.replicas import CURRENT_LSN_SQL, Replica, ReplicaSet
 from infrastructure.db.repository import SqlItemRepository
@@ -75,6 +76,7 @@ class SqlUnitOfWork:
         driver = self.driver
         self.items = SqlItemRepository(driver, self.read)
         self.idempotency = SqlIdempotencyStore(driver, self._idempotency_ttl)
+        self.events = SqlEventFeed(driver, self.read)
         return self
 
     async def __aexit__(

@@ -1,0 +1,64 @@
+"""The change feed: item_events (one row per change to an item) and its purge horizon.
+
+`xid` is the writing transaction's xid8 (64 bits, never wraps), held as a bigint.
+
+Expand only: two new tables, nothing an older release reads or writes changes. Their indexes
+are built with the tables, while they are empty, so nothing waits on them.
+
+Revision ID: 0004
+Revises: 0002
+Create Date: 2026-12-07
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0004"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+#: An older release runs unchanged on the schema this revision leaves.
+compatibility = "expand"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "item_events",
+        sa.Column(
+            "xid",
+            sa.BigInteger(),
+            server_default=sa.text("(pg_current_xact_id())::text::bigint"),
+            nullable=False,
+        ),
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("type", sa.String(length=32), nullable=False),
+        sa.Column("item_id", sa.Uuid(), nullable=False),
+        sa.Column("sku", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("changes", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column(
+            "occurred_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("xid", "id", name="pk_item_events"),
+    )
+    op.create_table(
+        "item_events_horizon",
+        sa.Column("singleton", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("xid", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("singleton", name=op.f("ck_item_events_horizon_singleton")),
+        sa.PrimaryKeyConstraint("singleton", name=op.f("pk_item_events_horizon")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("item_events_horizon")
+    op.drop_table("item_events")
