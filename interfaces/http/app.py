@@ -24,6 +24,7 @@ from interfaces.http.middleware import AdmissionMiddleware, EdgeMiddleware
 from interfaces.http.openapi import install_openapi
 from interfaces.http.replica_metrics import ReplicaCollector
 from interfaces.http.routers import health, items, metrics
+from interfaces.http.routers.events import events_router
 from interfaces.http.version import service_version
 from interfaces.lifecycle import init_container, shutdown_container
 from interfaces.tracing import install_tracing
@@ -111,6 +112,8 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     app.router.routes[:0] = [
         route for module in (items, health, metrics) for route in module.routes.build(parts).routes
     ]
+
+    app.include_router(events_router(container))
 
     install_error_handlers(app)
     gate = Gate(container.keyring(), public_reads=settings.public_reads)

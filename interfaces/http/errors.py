@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from application.errors import DataStoreUnavailable, InvalidCursor, InvalidQuery
+from application.events import CursorExpired
 from application.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
 from domain.errors import (
     DuplicateSku,
@@ -165,6 +166,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StockLimitExceeded, _simple(409, "stock-limit"))
     app.add_exception_handler(VersionConflict, _simple(412, "version-mismatch"))
     app.add_exception_handler(InvalidCursor, _simple(400, "invalid-cursor"))
+    app.add_exception_handler(CursorExpired, _simple(410, "cursor-expired"))
     app.add_exception_handler(DataStoreUnavailable, _unavailable)
     app.add_exception_handler(IdempotencyKeyInUse, _in_progress)
     app.add_exception_handler(IdempotencyKeyReused, _simple(422, "idempotency-key-reused"))
