@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
     #: How long change-feed events are kept (seconds or ISO 8601, e.g. P7D); purged after.
     event_retention: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
+    #: Seconds of silence after which an event stream sends a keep-alive comment.
+    event_stream_keepalive: float = Field(default=15.0, gt=0, le=300)
     #: Seconds `serve` waits for in-flight requests after SIGTERM before closing them.
     shutdown_grace: int = Field(default=20, ge=1)
     #: Seconds `serve` keeps serving after SIGTERM while /health/ready answers 503, so that a

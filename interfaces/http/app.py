@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 
 from application.errors import DataStoreUnavailable
 from infrastructure.container import Container
+from interfaces.event_purge import purge_events_periodically
 from interfaces.http.auth import Gate
 from interfaces.http.consistency import ConsistencyMiddleware
 from interfaces.http.cors import ProblemCorsMiddleware
@@ -74,16 +75,19 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
         await init_container(container)
         engine_ready.append(True)
         stop_purging = asyncio.Event()
-        purger = (
-            asyncio.create_task(_purge_idempotency_records(container, stop_purging))
+        purgers = (
+            [
+                asyncio.create_task(_purge_idempotency_records(container, stop_purging)),
+                asyncio.create_task(purge_events_periodically(container, stop_purging)),
+            ]
             if purge_in_background
-            else None
+            else []
         )
         try:
             yield
         finally:
             stop_purging.set()
-            if purger is not None:
+            for purger in purgers:
                 await purger  # a purge under way ends within the statement timeout
             await shutdown_container(container)
 

@@ -108,6 +108,10 @@ class DrainingServer(uvicorn.Server):
         self.drain_logged = False
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM:
+            # Open event streams end from now on, drain or not: the graceful shutdown waits for
+            # every request in flight, and a stream would otherwise last its whole grace period.
+            draining.start()
         if (
             sig == signal.SIGTERM
             and self.drain > 0
@@ -115,7 +119,6 @@ class DrainingServer(uvicorn.Server):
             and not self.should_exit  # already stopping (a SIGINT came first): no drain
         ):
             # Runs as a signal handler: only flags; the main loop's tick acts on them.
-            draining.start()
             self.drain_ends = time.monotonic() + self.drain
             return
         super().handle_exit(sig, frame)

@@ -33,8 +33,6 @@ from interfaces.http.responses import json_response
 
 #: Seconds between two reads of the feed while a stream is idle.
 STREAM_POLL_SECONDS: Final = 0.5
-#: Seconds of silence after which a stream sends a keep-alive comment (proxies close idle ones).
-STREAM_KEEPALIVE_SECONDS: Final = 15.0
 #: What a client is told to wait before reconnecting, in milliseconds.
 STREAM_RETRY_MS: Final = 1000
 _CURSOR_MAX: Final = 64
@@ -71,11 +69,12 @@ def events_router(
     container: Container,
     *,
     poll_seconds: float = STREAM_POLL_SECONDS,
-    keepalive_seconds: float = STREAM_KEEPALIVE_SECONDS,
     is_draining: Callable[[], bool] = draining.is_draining,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/events", tags=["events"], route_class=ExactJsonRoute)
     read_events = container.read_events()
+    # Proxies close connections idle for long: a stream with nothing new says so now and then.
+    keepalive_seconds = container.settings().event_stream_keepalive
 
     def query(after: str | None, limit: int, item_id: UUID | None, types: Any) -> EventQuery:
         return EventQuery(
