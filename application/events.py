@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
 from application.errors import ApplicationError, InvalidCursor, InvalidQuery
@@ -78,3 +78,18 @@ class EventPage:
     entries: list[FeedEntry]
     #: Where to resume: the last entry's position, else the query's own (None: from the start).
     next_cursor: str | None
+
+
+def event_document(entry: FeedEntry) -> dict[str, Any]:
+    """The event as its JSON document: the API, the stream, the CLI and webhooks all send it."""
+    event = entry.event
+    return {
+        "id": event.id,
+        "cursor": entry.cursor,
+        "type": event.type.value,
+        "item_id": event.item_id,
+        "sku": event.sku,
+        "version": event.version,
+        "changes": dict(event.changes),
+        "occurred_at": event.occurred_at,
+    }

@@ -22,6 +22,7 @@ from application.use_cases import (
     ReadEvents,
     UpdateItem,
 )
+from application.webhooks import ManageWebhooks
 from infrastructure.db.engine import build_engine, transaction_setup
 from infrastructure.db.events import EventPurger
 from infrastructure.db.idempotency import IdempotencyPurger
@@ -30,6 +31,12 @@ from infrastructure.db.readiness import ReadinessProbe
 from infrastructure.db.replicas import build_replicas, replicas_lifecycle
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
+from infrastructure.webhooks import (
+    DispatchSettings,
+    SqlSubscriptionStore,
+    TargetPolicy,
+    WebhookDispatcher,
+)
 
 #: Packages dependency-injector imports as it loads, when installed, only to support what this
 #: project does not use: the web frameworks' markers in functions it wires (the HTTP app binds its
@@ -58,6 +65,19 @@ with _integrations_hidden():
 
 def _event_retention(settings: Settings) -> timedelta:
     return settings.event_retention
+
+
+def _dispatch_settings(settings: Settings) -> DispatchSettings:
+    return DispatchSettings(
+        timeout=settings.webhooks_timeout,
+        retry_base=settings.webhooks_retry_base,
+        retry_cap=settings.webhooks_retry_cap,
+        retry_for=settings.webhooks_retry_for,
+    )
+
+
+def _target_policy(settings: Settings) -> TargetPolicy:
+    return TargetPolicy(settings.webhooks_allow_private)
 
 
 def _idempotency_ttl(settings: Settings) -> timedelta:
@@ -105,3 +125,10 @@ class Container(containers.DeclarativeContainer):
     import_items = providers.Singleton(ImportItems, unit_of_work.provider)
     export_items = providers.Singleton(ExportItems, unit_of_work.provider)
     read_events = providers.Singleton(ReadEvents, unit_of_work.provider)
+
+    webhook_targets = providers.Singleton(_target_policy, settings)
+    webhook_subscriptions = providers.Singleton(SqlSubscriptionStore, engine)
+    manage_webhooks = providers.Singleton(ManageWebhooks, webhook_subscriptions, webhook_targets)
+    webhook_dispatcher = providers.Factory(
+        WebhookDispatcher, engine, webhook_targets, providers.Factory(_dispatch_settings, settings)
+    )

@@ -6,23 +6,13 @@ from typing import Any
 
 import orjson
 
-from application.events import FeedEntry
+from application.events import FeedEntry, event_document
 from interfaces.presenters import JSON_OPTIONS
 
 
 def present_event(entry: FeedEntry) -> dict[str, Any]:
-    event = entry.event
-    return {
-        "id": event.id,
-        "cursor": entry.cursor,
-        "type": event.type.value,
-        "item_id": event.item_id,
-        "sku": event.sku,
-        "version": event.version,
-        "changes": dict(event.changes),
-        "occurred_at": event.occurred_at,
-    }
+    return event_document(entry)
 
 
 def event_json(entry: FeedEntry) -> bytes:
-    return orjson.dumps(present_event(entry), option=JSON_OPTIONS)
+    return orjson.dumps(event_document(entry), option=JSON_OPTIONS)

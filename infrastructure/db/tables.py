@@ -22,7 +22,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from domain import rules
@@ -113,6 +113,74 @@ class ItemEventHorizonRow(SQLModel, table=True):
     """The position of the last event purged (one row): a cursor before it has missed events."""
 
     __tablename__ = "item_events_horizon"
+    __table_args__ = (CheckConstraint("singleton", name="singleton"),)
+
+    singleton: bool = Field(
+        sa_column=Column(Boolean, primary_key=True, server_default=text("true"))
+    )
+    xid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    id: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class WebhookSubscriptionRow(SQLModel, table=True):
+    __tablename__ = "webhook_subscriptions"
+
+    id: UUID = Field(primary_key=True)
+    url: str = Field(sa_column=Column(String(2048), nullable=False))
+    #: Empty: every event type.
+    event_types: list[str] = Field(sa_column=Column(ARRAY(String(32)), nullable=False))
+    secret: str = Field(sa_column=Column(String(128), nullable=False))
+    active: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=text("true")))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One event to send to one subscription. Pending until delivered or given up on; a claimed
+    one is leased (`next_attempt_at` moved past the attempt's timeout), so a dispatcher that
+    dies mid-delivery leaves it to another once the lease runs out."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # The claim: pending deliveries due, oldest event first.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # Order per item: an item's earlier pending delivery to the same subscription.
+        Index(
+            "ix_webhook_deliveries_item",
+            "subscription_id",
+            "item_id",
+            "event_xid",
+            "event_id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: int = Field(sa_column=Column(BigInteger, Identity(always=True), primary_key=True))
+    subscription_id: UUID = Field(sa_column=Column(Uuid(), nullable=False))
+    event_xid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    event_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    item_id: UUID = Field(sa_column=Column(Uuid(), nullable=False))
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(
+        sa_column=Column(String(16), nullable=False, server_default=text("'pending'"))
+    )
+    attempts: int = Field(sa_column=Column(Integer, nullable=False, server_default=text("0")))
+    next_attempt_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    )
+    created_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    )
+    last_error: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+
+
+class WebhookFanoutRow(SQLModel, table=True):
+    """How far into the feed deliveries have been made (one row)."""
+
+    __tablename__ = "webhook_fanout"
     __table_args__ = (CheckConstraint("singleton", name="singleton"),)
 
     singleton: bool = Field(

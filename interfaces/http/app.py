@@ -26,6 +26,7 @@ from interfaces.http.openapi import install_openapi
 from interfaces.http.replica_metrics import ReplicaCollector
 from interfaces.http.routers import health, items, metrics
 from interfaces.http.routers.events import events_router
+from interfaces.http.routers.webhooks import webhooks_router
 from interfaces.http.version import service_version
 from interfaces.lifecycle import init_container, shutdown_container
 from interfaces.tracing import install_tracing
@@ -80,6 +81,11 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
                 asyncio.create_task(_purge_idempotency_records(container, stop_purging)),
                 asyncio.create_task(purge_events_periodically(container, stop_purging)),
             ]
+            + (
+                [asyncio.create_task(container.webhook_dispatcher().run(stop_purging))]
+                if settings.webhooks_dispatch
+                else []
+            )
             if purge_in_background
             else []
         )
@@ -88,7 +94,9 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
         finally:
             stop_purging.set()
             for purger in purgers:
-                await purger  # a purge under way ends within the statement timeout
+                # A purge under way ends within the statement timeout; webhook deliveries in
+                # flight within their attempt's timeout.
+                await purger
             await shutdown_container(container)
 
     # FastAPI's own /docs and /redoc load their scripts from a CDN; these serve them from the
@@ -118,6 +126,7 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
     ]
 
     app.include_router(events_router(container))
+    app.include_router(webhooks_router(container))
 
     install_error_handlers(app)
     gate = Gate(container.keyring(), public_reads=settings.public_reads)

@@ -1,4 +1,5 @@
-"""The change feed: item_events (one row per change to an item) and its purge horizon.
+"""The change feed: item_events (one row per change to an item) and its purge horizon; webhook
+subscriptions, their deliveries and how far into the feed those were made.
 
 `xid` is the writing transaction's xid8 (64 bits, never wraps), held as a bigint.
 
@@ -58,7 +59,70 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("singleton", name=op.f("pk_item_events_horizon")),
     )
 
+    op.create_table(
+        "webhook_subscriptions",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("url", sa.String(length=2048), nullable=False),
+        sa.Column("event_types", postgresql.ARRAY(sa.String(length=32)), nullable=False),
+        sa.Column("secret", sa.String(length=128), nullable=False),
+        sa.Column("active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscriptions")),
+    )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("subscription_id", sa.Uuid(), nullable=False),
+        sa.Column("event_xid", sa.BigInteger(), nullable=False),
+        sa.Column("event_id", sa.BigInteger(), nullable=False),
+        sa.Column("item_id", sa.Uuid(), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+        sa.Column(
+            "status", sa.String(length=16), server_default=sa.text("'pending'"), nullable=False
+        ),
+        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column(
+            "next_attempt_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("last_error", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+    )
+    op.create_index(
+        "ix_webhook_deliveries_due",
+        "webhook_deliveries",
+        ["next_attempt_at"],
+        postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.create_index(
+        "ix_webhook_deliveries_item",
+        "webhook_deliveries",
+        ["subscription_id", "item_id", "event_xid", "event_id"],
+        postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.create_table(
+        "webhook_fanout",
+        sa.Column("singleton", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("xid", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("singleton", name=op.f("ck_webhook_fanout_singleton")),
+        sa.PrimaryKeyConstraint("singleton", name=op.f("pk_webhook_fanout")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("webhook_fanout")
+    op.drop_index("ix_webhook_deliveries_item", table_name="webhook_deliveries")
+    op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")
+    op.drop_table("webhook_deliveries")
+    op.drop_table("webhook_subscriptions")
     op.drop_table("item_events_horizon")
     op.drop_table("item_events")
