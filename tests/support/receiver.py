@@ -4,6 +4,8 @@ signatures with its own copy of the secret, and fails on demand for a while."""
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ class Receiver:
     #: Answer this status (instead of 200) until `failing_until` (time.monotonic()).
     failure_status: int = 500
     failing_until: float = 0.0
+    #: Seconds each request takes before it is answered (deliveries stay in flight a while).
+    delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     failures: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,6 +63,16 @@ class Receiver:
         return 200
 
 
+def _closed(connection: socket.socket) -> bool:
+    readable, _, _ = select.select([connection], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 class ReceiverServer:
     def __init__(self, receiver: Receiver) -> None:
         self.receiver = receiver
@@ -67,6 +81,11 @@ class ReceiverServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                time.sleep(receiver.delay)
+                if _closed(self.connection):
+                    # The sender went away before an answer: like a proxy that aborts the
+                    # upstream request then, this receiver never takes it in.
+                    return
                 status = receiver.handle({k.lower(): v for k, v in self.headers.items()}, body)
                 self.send_response(status)
                 self.send_header("content-length", "0")
