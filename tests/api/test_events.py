@@ -130,6 +130,7 @@ async def test_a_cursor_behind_purged_events_is_410(
     await create(client, "ev-8")
     await create(client, "ev-9")
     early = (await _feed(client, 2))[0]["cursor"]
+    assert await EventPurger(container.engine(), timedelta(hours=1))() == 0  # within retention
     purged = await EventPurger(container.engine(), timedelta(microseconds=1), batch=1)()
     assert purged == 2
     body = assert_problem(await client.get("/v1/events", params={"after": early}), 410)

@@ -70,3 +70,34 @@ def test_follow_prints_new_events_until_terminated(database_url: str, tmp_path: 
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_webhook_subscriptions_from_the_command_line(database_url: str) -> None:
+    allow = {"STOCKROOM_WEBHOOKS_ALLOW_PRIVATE": "true"}
+    added = run(
+        "webhooks",
+        "add",
+        "http://127.0.0.1:9/h",
+        "--type",
+        "item.deleted",
+        url=database_url,
+        env=allow,
+    )
+    assert added.returncode == 0, added.stderr
+    subscription = json.loads(added.stdout)
+    assert subscription["secret"].startswith("whsec_")
+    assert subscription["event_types"] == ["item.deleted"]
+
+    listed = json_lines(ok("webhooks", "list", url=database_url))
+    assert [s["id"] for s in listed] == [subscription["id"]]
+    assert "secret" not in listed[0]
+
+    assert run("webhooks", "remove", subscription["id"], url=database_url).returncode == 0
+    assert ok("webhooks", "list", url=database_url) == ""
+    again = run("webhooks", "remove", subscription["id"], url=database_url)
+    assert "no webhook subscription" in one_error_line(again, status=1)
+    assert "subscription id" in one_error_line(
+        run("webhooks", "remove", "nope", url=database_url), status=2
+    )
+    refused = run("webhooks", "add", "http://127.0.0.1:9/h", url=database_url)
+    assert "private network" in one_error_line(refused, status=1)
