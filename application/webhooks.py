@@ -52,7 +52,18 @@ def parse_subscription(
 ) -> tuple[str, frozenset[EventType], str]:
     errors: list[FieldError] = []
     parts = urlsplit(url)
-    if len(url) > URL_MAX or parts.scheme not in {"http", "https"} or not parts.hostname:
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if (
+        len(url) > URL_MAX
+        or not url.isascii()
+        or not url.isprintable()
+        or parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or not port_ok
+    ):
         errors.append(FieldError("url", f"must be an http(s) URL of at most {URL_MAX} characters"))
     types: set[EventType] = set()
     for index, name in enumerate(event_types):
@@ -66,8 +77,8 @@ def parse_subscription(
             key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
         except ValueError:
             key = b""
-        if not 24 <= len(key) <= 64:
-            errors.append(FieldError("secret", "must be whsec_ and 24 to 64 bytes in base64"))
+        if not 24 <= len(key) <= 48:
+            errors.append(FieldError("secret", "must be whsec_ and 24 to 48 bytes in base64"))
     if errors:
         raise ItemValidationError(errors)
     return url, frozenset(types), secret or new_secret()

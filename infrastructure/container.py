@@ -127,7 +127,7 @@ class Container(containers.DeclarativeContainer):
     read_events = providers.Singleton(ReadEvents, unit_of_work.provider)
 
     webhook_targets = providers.Singleton(_target_policy, settings)
-    webhook_subscriptions = providers.Singleton(SqlSubscriptionStore, engine)
+    webhook_subscriptions = providers.Singleton(SqlSubscriptionStore, engine.provider)
     manage_webhooks = providers.Singleton(ManageWebhooks, webhook_subscriptions, webhook_targets)
     webhook_dispatcher = providers.Factory(
         WebhookDispatcher, engine, webhook_targets, providers.Factory(_dispatch_settings, settings)

@@ -21,6 +21,7 @@ import contextlib
 import ipaddress
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -73,7 +74,9 @@ def _subscription(row: Any) -> Subscription:
 
 
 class SqlSubscriptionStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """`engine` is called at each use: building the HTTP app must not prepare the database."""
+
+    def __init__(self, engine: Callable[[], AsyncEngine]) -> None:
         self._engine = engine
 
     async def add(self, url: str, event_types: frozenset[EventType], secret: str) -> Subscription:
@@ -93,19 +96,19 @@ class SqlSubscriptionStore:
             "now": subscription.created_at,
         }
         with unavailable_on_outage():
-            async with self._engine.begin() as connection:
+            async with self._engine().begin() as connection:
                 await connection.execute(_ADD, values)
         return subscription
 
     async def list(self) -> list[Subscription]:
         with unavailable_on_outage():
-            async with self._engine.connect() as connection:
+            async with self._engine().connect() as connection:
                 rows = (await connection.execute(_LIST)).all()
         return [_subscription(row) for row in rows]
 
     async def remove(self, subscription_id: UUID) -> bool:
         with unavailable_on_outage():
-            async with self._engine.begin() as connection:
+            async with self._engine().begin() as connection:
                 gone = (await connection.execute(_REMOVE, {"id": subscription_id})).first()
                 if gone is not None:
                     await connection.execute(_FORGET, {"id": subscription_id})
@@ -127,7 +130,10 @@ class TargetPolicy:
             return
         parts = urlsplit(url)
         host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise TargetRefused("the URL's port is not a port number") from None
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port)
         except OSError:
@@ -269,15 +275,20 @@ class WebhookDispatcher:
         async with httpx.AsyncClient(
             timeout=self._settings.timeout, transport=self._transport, follow_redirects=False
         ) as client:
+            failing = 0  # consecutive failed steps: logged once, retried less and less often
             while not stop.is_set():
+                wait = self._settings.poll
                 try:
                     busy = await self.step(client)
-                except Exception:  # the database away, not migrated yet: say so, go on
-                    _log.exception("webhook dispatch failed; retrying")
-                    busy = False
+                    failing = 0
+                except Exception as error:  # the database away, not migrated yet: go on
+                    if not failing:
+                        _log.warning("webhook dispatch failed (%s); retrying", type(error).__name__)
+                    failing += 1
+                    busy, wait = False, min(30.0, self._settings.poll * 2**failing)
                 if not busy:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self._settings.poll)
+                        await asyncio.wait_for(stop.wait(), wait)
 
     async def step(self, client: httpx.AsyncClient) -> bool:
         """One fan-out and one batch of deliveries; False when there was nothing to do."""

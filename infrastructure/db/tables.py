@@ -13,12 +13,12 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
-    Integer,
     LargeBinary,
     Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     Uuid,
     text,
 )
@@ -99,10 +99,10 @@ class ItemEventRow(SQLModel, table=True):
 
     xid: int = Field(sa_column=Column(BigInteger, nullable=False, server_default=text(CURRENT_XID)))
     id: int = Field(sa_column=Column(BigInteger, Identity(always=True), nullable=False))
-    type: str = Field(sa_column=Column(String(32), nullable=False))
+    type: str = Field(sa_column=Column(Text, nullable=False))
     item_id: UUID = Field(sa_column=Column(Uuid(), nullable=False))
-    sku: str = Field(sa_column=Column(String(rules.SKU_MAX), nullable=False))
-    version: int = Field(sa_column=Column(Integer, nullable=False))
+    sku: str = Field(sa_column=Column(Text, nullable=False))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
     changes: dict[str, object] = Field(sa_column=Column(JSONB, nullable=False))
     occurred_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
@@ -126,10 +126,10 @@ class WebhookSubscriptionRow(SQLModel, table=True):
     __tablename__ = "webhook_subscriptions"
 
     id: UUID = Field(primary_key=True)
-    url: str = Field(sa_column=Column(String(2048), nullable=False))
+    url: str = Field(sa_column=Column(Text, nullable=False))
     #: Empty: every event type.
-    event_types: list[str] = Field(sa_column=Column(ARRAY(String(32)), nullable=False))
-    secret: str = Field(sa_column=Column(String(128), nullable=False))
+    event_types: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    secret: str = Field(sa_column=Column(Text, nullable=False))
     active: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=text("true")))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -164,17 +164,15 @@ class WebhookDeliveryRow(SQLModel, table=True):
     event_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     item_id: UUID = Field(sa_column=Column(Uuid(), nullable=False))
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    status: str = Field(
-        sa_column=Column(String(16), nullable=False, server_default=text("'pending'"))
-    )
-    attempts: int = Field(sa_column=Column(Integer, nullable=False, server_default=text("0")))
+    status: str = Field(sa_column=Column(Text, nullable=False, server_default=text("'pending'")))
+    attempts: int = Field(sa_column=Column(BigInteger, nullable=False, server_default=text("0")))
     next_attempt_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
     )
     created_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
     )
-    last_error: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class WebhookFanoutRow(SQLModel, table=True):

@@ -50,26 +50,25 @@ def test_a_bad_cursor_is_a_usage_error(database_url: str) -> None:
 
 
 def test_follow_prints_new_events_until_terminated(database_url: str, tmp_path: Any) -> None:
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [STOCKROOM, "events", "tail", "--follow", "--json"],
         env=environment({"STOCKROOM_DATABASE_URL": database_url}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        seed(database_url, tmp_path, {"sku": "F-1", "name": "Followed", "price": "1"})
-        assert process.stdout is not None
-        line = process.stdout.readline()  # blocks until the event shows
-        assert json.loads(line)["sku"] == "F-1"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
-        assert process.stderr is not None
-        assert process.stderr.read() == ""
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    ) as process:
+        try:
+            seed(database_url, tmp_path, {"sku": "F-1", "name": "Followed", "price": "1"})
+            assert process.stdout is not None
+            line = process.stdout.readline()  # blocks until the event shows
+            assert json.loads(line)["sku"] == "F-1"
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(30) == 0
+            assert process.stderr is not None
+            assert process.stderr.read() == ""
+        finally:
+            if process.poll() is None:
+                process.kill()
 
 
 def test_webhook_subscriptions_from_the_command_line(database_url: str) -> None:

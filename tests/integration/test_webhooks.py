@@ -37,7 +37,7 @@ async def receiver() -> AsyncIterator[tuple[Receiver, ReceiverServer]]:
 
 
 async def _subscribe(engine: AsyncEngine, url: str, receiver: Receiver) -> None:
-    manage = ManageWebhooks(SqlSubscriptionStore(engine), TargetPolicy(allow_private=True))
+    manage = ManageWebhooks(SqlSubscriptionStore(lambda: engine), TargetPolicy(allow_private=True))
     subscription = await manage.add(url)
     receiver.secret = subscription.secret
 
@@ -126,7 +126,7 @@ async def test_a_410_disables_the_subscription(
     stop = asyncio.Event()
     dispatcher = WebhookDispatcher(engine, TargetPolicy(allow_private=True), FAST)
     task = asyncio.create_task(dispatcher.run(stop))
-    store = SqlSubscriptionStore(engine)
+    store = SqlSubscriptionStore(lambda: engine)
     for _ in range(200):
         if not (await store.list())[0].active:
             break
@@ -138,12 +138,12 @@ async def test_a_410_disables_the_subscription(
 
 
 async def test_private_targets_are_refused_unless_allowed(engine: AsyncEngine) -> None:
-    manage = ManageWebhooks(SqlSubscriptionStore(engine), TargetPolicy(allow_private=False))
+    manage = ManageWebhooks(SqlSubscriptionStore(lambda: engine), TargetPolicy(allow_private=False))
     for url in ("http://127.0.0.1:9/x", "http://10.1.2.3/x", "http://169.254.169.254/x"):
         with pytest.raises(TargetRefused):
             await manage.add(url)
-    assert await SqlSubscriptionStore(engine).list() == []
-    allowed = ManageWebhooks(SqlSubscriptionStore(engine), TargetPolicy(allow_private=True))
+    assert await SqlSubscriptionStore(lambda: engine).list() == []
+    allowed = ManageWebhooks(SqlSubscriptionStore(lambda: engine), TargetPolicy(allow_private=True))
     assert (await allowed.add("http://127.0.0.1:9/x")).url == "http://127.0.0.1:9/x"
 
 

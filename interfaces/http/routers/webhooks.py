@@ -27,12 +27,18 @@ from interfaces.webhooks_json import present_subscription
 class SubscriptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=URL_MAX, description="Where events are POSTed (http or https).")
+    url: str = Field(
+        max_length=URL_MAX,
+        pattern=r"^https?://[A-Za-z0-9.-]+(:[1-9][0-9]{0,3})?(/[!-~]*)?$",
+        description="Where events are POSTed (http or https).",
+    )
     event_types: list[EventType] = Field(
         default_factory=list, description="Only these types (none: every type)."
     )
     secret: str | None = Field(
-        default=None, max_length=128, description="whsec_... (default: a new random one)."
+        default=None,
+        pattern=r"^whsec_([A-Za-z0-9+/]{4}){8,16}$",
+        description="whsec_ and 24 to 48 bytes in base64 (default: a new random one).",
     )
 
 

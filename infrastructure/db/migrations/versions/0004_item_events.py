@@ -37,10 +37,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
-        sa.Column("type", sa.String(length=32), nullable=False),
+        sa.Column("type", sa.Text(), nullable=False),
         sa.Column("item_id", sa.Uuid(), nullable=False),
-        sa.Column("sku", sa.String(length=64), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("sku", sa.Text(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("changes", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column(
             "occurred_at",
@@ -62,9 +62,9 @@ def upgrade() -> None:
     op.create_table(
         "webhook_subscriptions",
         sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("url", sa.String(length=2048), nullable=False),
-        sa.Column("event_types", postgresql.ARRAY(sa.String(length=32)), nullable=False),
-        sa.Column("secret", sa.String(length=128), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("event_types", postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
         sa.Column("active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscriptions")),
@@ -77,10 +77,8 @@ def upgrade() -> None:
         sa.Column("event_id", sa.BigInteger(), nullable=False),
         sa.Column("item_id", sa.Uuid(), nullable=False),
         sa.Column("payload", sa.LargeBinary(), nullable=False),
-        sa.Column(
-            "status", sa.String(length=16), server_default=sa.text("'pending'"), nullable=False
-        ),
-        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("status", sa.Text(), server_default=sa.text("'pending'"), nullable=False),
+        sa.Column("attempts", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column(
             "next_attempt_at",
             sa.DateTime(timezone=True),
@@ -93,7 +91,7 @@ def upgrade() -> None:
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.Column("last_error", sa.String(length=200), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
     )
     op.create_index(
