@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.faults.cluster import wait_until
 from tests.servers import Server
+from tests.support.receiver import Receiver, ReceiverServer
 
 #: Seconds a read may wait: events show within a poll, keep-alives every half second.
 READ_TIMEOUT = 30.0
@@ -109,3 +111,26 @@ def test_the_stream_ends_cleanly_when_the_server_stops(server: Server) -> None:
         rest = list(lines)  # to the stream's end: a clean close, not a cut connection
     assert not [line for line in rest if line.startswith(("data:", "id:"))]
     assert server.process.wait(READ_TIMEOUT) == 0, server.output()
+
+
+def test_serve_dispatches_webhooks(database_url: str, tmp_path: Path) -> None:
+    receiver = Receiver()
+    with ReceiverServer(receiver) as target:
+        server = Server(
+            {"STOCKROOM_DATABASE_URL": database_url, "STOCKROOM_WEBHOOKS_ALLOW_PRIVATE": "true"},
+            workdir=tmp_path,
+        )
+        try:
+            server.wait_ready()
+            created = httpx.post(f"{server.base_url}/v1/webhooks", json={"url": target.url})
+            assert created.status_code == 201, created.text
+            receiver.secret = created.json()["secret"]
+            _create(server.base_url, "D-1")
+            wait_until(receiver.unique, within=60, what="a delivery")
+            assert server.terminate() == 0, server.output()
+        finally:
+            if server.process.poll() is None:
+                server.kill()
+    (message,) = receiver.unique().values()
+    assert message.verified
+    assert message.body["data"]["sku"] == "D-1"

@@ -176,3 +176,55 @@ async def test_deliveries_retry_for_a_bounded_time_then_give_up(
     await task
     assert status == "failed"
     assert got.failures > 1
+
+
+async def _one_attempt(engine: AsyncEngine, settings: DispatchSettings) -> tuple[float, str]:
+    """Run a dispatcher until the first attempt is recorded: the seconds until the next one,
+    and the error it recorded."""
+    from sqlalchemy import text  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        WebhookDispatcher(engine, TargetPolicy(allow_private=True), settings).run(stop)
+    )
+    query = text(
+        "SELECT extract(epoch FROM next_attempt_at - now()), last_error FROM webhook_deliveries"
+    )
+    try:
+        for _ in range(400):
+            async with engine.connect() as connection:
+                row = (await connection.execute(query)).first()
+            if row is not None and row[1] is not None:
+                return float(row[0]), str(row[1])
+            await asyncio.sleep(0.05)
+        raise AssertionError("no attempt was recorded")
+    finally:
+        stop.set()
+        await task
+
+
+async def test_retry_after_is_honoured(
+    engine: AsyncEngine, receiver: tuple[Receiver, ReceiverServer]
+) -> None:
+    got, server = receiver
+    await _subscribe(engine, server.url, got)
+    got.fail_for(3600, status=503)
+    got.retry_after = "120"
+    await _burst(engine, items=1, adjustments=0)
+    settings = DispatchSettings(timeout=5, retry_base=0.05, retry_cap=600, poll=0.05)
+    wait, error = await _one_attempt(engine, settings)
+    assert error == "HTTP 503"
+    assert wait > 60  # the receiver's 120 s, not the backoff's fraction of a second
+
+
+async def test_an_attempt_that_outlasts_its_timeout_fails_and_is_retried(
+    engine: AsyncEngine, receiver: tuple[Receiver, ReceiverServer]
+) -> None:
+    got, server = receiver
+    await _subscribe(engine, server.url, got)
+    got.delay = 2.0
+    await _burst(engine, items=1, adjustments=0)
+    settings = DispatchSettings(timeout=0.2, retry_base=30, retry_cap=60, poll=0.05)
+    wait, error = await _one_attempt(engine, settings)
+    assert "Timeout" in error
+    assert wait > 5  # retried later, with backoff

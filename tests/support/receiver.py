@@ -30,6 +30,8 @@ class Receiver:
     #: Answer this status (instead of 200) until `failing_until` (time.monotonic()).
     failure_status: int = 500
     failing_until: float = 0.0
+    #: Sent with the failure status, when set.
+    retry_after: str | None = None
     #: Seconds each request takes before it is answered (deliveries stay in flight a while).
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
@@ -88,6 +90,8 @@ class ReceiverServer:
                     return
                 status = receiver.handle({k.lower(): v for k, v in self.headers.items()}, body)
                 self.send_response(status)
+                if status >= 300 and receiver.retry_after is not None:
+                    self.send_header("retry-after", receiver.retry_after)
                 self.send_header("content-length", "0")
                 self.end_headers()
 

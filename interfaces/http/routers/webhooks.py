@@ -29,7 +29,11 @@ class SubscriptionCreate(BaseModel):
 
     url: str = Field(
         max_length=URL_MAX,
-        pattern=r"^https?://[A-Za-z0-9.-]+(:[1-9][0-9]{0,3})?(/[!-~]*)?$",
+        pattern=(
+            r"^https?://[A-Za-z0-9.-]+"
+            r"(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+            r"(/[!-~]*)?$"
+        ),
         description="Where events are POSTed (http or https).",
     )
     event_types: list[EventType] = Field(
