@@ -170,26 +170,33 @@ _FANOUT_INIT: Final = text(
     "INSERT INTO webhook_fanout (singleton, xid, id) VALUES (true, 0, 0) "
     "ON CONFLICT (singleton) DO NOTHING"
 )
-_FANOUT_LOCK: Final = text("SELECT xid, id FROM webhook_fanout FOR UPDATE SKIP LOCKED")
-_FANOUT_EVENTS: Final = text(
-    "SELECT xid, id, type, item_id, sku, version, changes, occurred_at FROM item_events "
-    "WHERE (xid, id) > (:xid, :id) "
-    "AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-    "ORDER BY xid, id LIMIT :limit"
+# One statement (so no session ever sits idle in a transaction): lock the position (another
+# dispatcher holding it: nothing to do), read the settled events after it, add their deliveries,
+# move it. The deliveries name their events; the event itself is read when it is sent.
+_FANOUT: Final = text("""
+WITH position AS (
+    SELECT xid, id FROM webhook_fanout FOR UPDATE SKIP LOCKED
+), batch AS (
+    SELECT e.xid, e.id, e.item_id, e.type FROM item_events e, position p
+    WHERE (e.xid, e.id) > (p.xid, p.id)
+    AND e.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+    ORDER BY e.xid, e.id LIMIT :limit
+), enqueued AS (
+    INSERT INTO webhook_deliveries (subscription_id, event_xid, event_id, item_id)
+    SELECT s.id, b.xid, b.id, b.item_id FROM batch b
+    JOIN webhook_subscriptions s
+    ON s.active AND (cardinality(s.event_types) = 0 OR b.type = ANY(s.event_types))
+), last AS (
+    SELECT xid, id FROM batch ORDER BY xid DESC, id DESC LIMIT 1
+), moved AS (
+    UPDATE webhook_fanout f SET xid = last.xid, id = last.id FROM last
 )
-_ACTIVE: Final = text(
-    "SELECT id, url, event_types, secret, active, created_at FROM webhook_subscriptions "
-    "WHERE active"
-)
-_ENQUEUE: Final = text(
-    "INSERT INTO webhook_deliveries (subscription_id, event_xid, event_id, item_id, payload) "
-    "VALUES (:subscription_id, :event_xid, :event_id, :item_id, :payload)"
-)
-_FANOUT_MOVE: Final = text("UPDATE webhook_fanout SET xid = :xid, id = :id")
+SELECT count(*) FROM batch
+""")
 
 _CLAIM: Final = text("""
 WITH due AS (
-    SELECT d.id FROM webhook_deliveries d
+    SELECT d.id, d.event_xid, d.event_id FROM webhook_deliveries d
     JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.active
     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
     AND NOT EXISTS (
@@ -203,9 +210,12 @@ WITH due AS (
 )
 UPDATE webhook_deliveries d
 SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => :lease)
-FROM due, webhook_subscriptions s
+FROM due
+JOIN webhook_subscriptions s ON true
+LEFT JOIN item_events e ON e.xid = due.event_xid AND e.id = due.event_id
 WHERE d.id = due.id AND s.id = d.subscription_id
-RETURNING d.id, d.event_id, d.payload, d.attempts, d.created_at, s.id, s.url, s.secret
+RETURNING d.id, d.attempts, d.created_at, s.id, s.url, s.secret,
+    due.event_xid, due.event_id, e.type, e.item_id, e.sku, e.version, e.changes, e.occurred_at
 """)
 _DELIVERED: Final = text(
     "UPDATE webhook_deliveries SET status = 'delivered', last_error = NULL WHERE id = :id"
@@ -223,13 +233,12 @@ _DISABLE: Final = text("UPDATE webhook_subscriptions SET active = false WHERE id
 @dataclass(frozen=True, slots=True)
 class _Claimed:
     id: int
-    event_id: int
-    payload: bytes
     attempts: int
     created_at: datetime
     subscription_id: UUID
     url: str
     secret: str
+    event: FeedEntry | None  # None: purged before it could be sent (retention too short)
 
 
 def _payload(entry: FeedEntry) -> bytes:
@@ -275,10 +284,14 @@ class WebhookDispatcher:
         async with httpx.AsyncClient(
             timeout=self._settings.timeout, transport=self._transport, follow_redirects=False
         ) as client:
+            initialised = False
             failing = 0  # consecutive failed steps: logged once, retried less and less often
             while not stop.is_set():
                 wait = self._settings.poll
                 try:
+                    if not initialised:
+                        await self._execute(_FANOUT_INIT, {})
+                        initialised = True
                     busy = await self.step(client)
                     failing = 0
                 except Exception as error:  # the database away, not migrated yet: go on
@@ -298,73 +311,46 @@ class WebhookDispatcher:
         return bool(fanned or claimed)
 
     async def fan_out(self) -> int:
-        with unavailable_on_outage():
-            async with self._engine.begin() as connection:
-                await connection.execute(_FANOUT_INIT)
-                position = (await connection.execute(_FANOUT_LOCK)).first()
-                if position is None:
-                    return 0  # another dispatcher is at it
-                rows = (
-                    await connection.execute(
-                        _FANOUT_EVENTS,
-                        {"xid": position[0], "id": position[1], "limit": _FANOUT_BATCH},
-                    )
-                ).all()
-                if not rows:
-                    return 0
-                subscriptions = [_subscription(r) for r in (await connection.execute(_ACTIVE))]
-                deliveries = []
-                for row in rows:
-                    entry = _entry(row)
-                    payload = _payload(entry)
-                    deliveries += [
-                        {
-                            "subscription_id": subscription.id,
-                            "event_xid": entry.position.xid,
-                            "event_id": entry.position.id,
-                            "item_id": entry.event.item_id,
-                            "payload": payload,
-                        }
-                        for subscription in subscriptions
-                        if subscription.wants(entry.event.type)
-                    ]
-                if deliveries:
-                    await connection.execute(_ENQUEUE, deliveries)
-                await connection.execute(_FANOUT_MOVE, {"xid": rows[-1][0], "id": rows[-1][1]})
-        return len(rows)
+        rows = await self._execute(_FANOUT, {"limit": _FANOUT_BATCH})
+        return int(rows[0][0])
 
     async def _claim(self) -> list[_Claimed]:
         lease = self._settings.timeout + 5
-        with unavailable_on_outage():
-            async with self._engine.begin() as connection:
-                rows = (
-                    await connection.execute(
-                        _CLAIM, {"limit": self._settings.batch, "lease": lease}
-                    )
-                ).all()
+        rows = await self._execute(_CLAIM, {"limit": self._settings.batch, "lease": lease})
         return [
             _Claimed(
                 id=row[0],
-                event_id=row[1],
-                payload=row[2],
-                attempts=row[3],
-                created_at=row[4],
-                subscription_id=UUID(str(row[5])),
-                url=row[6],
-                secret=row[7],
+                attempts=row[1],
+                created_at=row[2],
+                subscription_id=UUID(str(row[3])),
+                url=row[4],
+                secret=row[5],
+                event=None if row[8] is None else _entry(row[6:]),
             )
             for row in rows
         ]
 
+    async def _execute(self, statement: Any, values: dict[str, Any]) -> list[Any]:
+        """One statement on its own (autocommit): no session waits idle in a transaction."""
+        with unavailable_on_outage():
+            async with self._engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                result = await autocommit.execute(statement, values)
+                return list(result.all()) if result.returns_rows else []
+
     async def _deliver(self, client: httpx.AsyncClient, delivery: _Claimed) -> None:
-        message_id = f"evt_{delivery.event_id}"
+        if delivery.event is None:
+            await self._record(_GIVE_UP, {"id": delivery.id, "error": "the event was purged"})
+            return
+        message_id = f"evt_{delivery.event.event.id}"
+        payload = _payload(delivery.event)
         try:
             await self._policy(delivery.url)
             now = datetime.now(UTC)
-            signature = Webhook(delivery.secret).sign(message_id, now, delivery.payload)
+            signature = Webhook(delivery.secret).sign(message_id, now, payload)
             response = await client.post(
                 delivery.url,
-                content=delivery.payload,
+                content=payload,
                 headers={
                     "content-type": "application/json",
                     "webhook-id": message_id,
@@ -399,9 +385,7 @@ class WebhookDispatcher:
         await self._record(_RETRY, {"id": delivery.id, "delay": retry_after, "error": error})
 
     async def _record(self, statement: Any, values: dict[str, Any]) -> None:
-        with unavailable_on_outage():
-            async with self._engine.begin() as connection:
-                await connection.execute(statement, values)
+        await self._execute(statement, values)
 
 
 def _entry(row: Any) -> FeedEntry:

@@ -163,7 +163,6 @@ class WebhookDeliveryRow(SQLModel, table=True):
     event_xid: int = Field(sa_column=Column(BigInteger, nullable=False))
     event_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     item_id: UUID = Field(sa_column=Column(Uuid(), nullable=False))
-    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     status: str = Field(sa_column=Column(Text, nullable=False, server_default=text("'pending'")))
     attempts: int = Field(sa_column=Column(BigInteger, nullable=False, server_default=text("0")))
     next_attempt_at: datetime = Field(

@@ -76,7 +76,6 @@ def upgrade() -> None:
         sa.Column("event_xid", sa.BigInteger(), nullable=False),
         sa.Column("event_id", sa.BigInteger(), nullable=False),
         sa.Column("item_id", sa.Uuid(), nullable=False),
-        sa.Column("payload", sa.LargeBinary(), nullable=False),
         sa.Column("status", sa.Text(), server_default=sa.text("'pending'"), nullable=False),
         sa.Column("attempts", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column(
