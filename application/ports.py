@@ -9,7 +9,9 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from application.events import FeedEntry, FeedPosition
 from application.listing import ListQuery
+from domain.events import EventType
 from domain.item import Item, ItemChanges
 
 
@@ -70,6 +72,25 @@ class IdempotencyStore(Protocol):
     async def save(self, scope: str, record: IdempotencyRecord) -> None: ...
 
 
+class EventFeed(Protocol):
+    """The change feed. Every item write records its events in the same transaction (the item
+    repository does, in the statement that writes); this port reads them back."""
+
+    async def read(
+        self,
+        after: FeedPosition | None,
+        limit: int,
+        *,
+        item_id: UUID | None = None,
+        types: frozenset[EventType] | None = None,
+    ) -> list[FeedEntry]:
+        """Up to `limit` committed events after `after`, in commit-safe order: an event of a
+        transaction still running is held back with every event after it."""
+
+    async def horizon(self) -> FeedPosition | None:
+        """The position of the last event purged, if any: a cursor before it missed events."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without `commit()` rolls everything back.
 
@@ -86,6 +107,9 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyStore: ...
+
+    @property
+    def events(self) -> EventFeed: ...
 
     async def __aenter__(self) -> Self: ...
 

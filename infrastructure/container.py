@@ -18,9 +18,12 @@ from application.use_cases import (
     GetItem,
     ImportItems,
     ListItems,
+    ReadEvents,
     UpdateItem,
 )
+from application.webhooks import ManageWebhooks
 from infrastructure.db.engine import build_engine, command_timeout, transaction_setup
+from infrastructure.db.events import EventPurger
 from infrastructure.db.idempotency import IdempotencyPurger
 from infrastructure.db.migrator import prepare_database
 from infrastructure.db.readiness import ReadinessProbe
@@ -28,6 +31,29 @@ from infrastructure.db.replica_monitor import replicas_lifecycle
 from infrastructure.db.replicas import build_replicas
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
+from infrastructure.webhooks import (
+    DispatchSettings,
+    SqlSubscriptionStore,
+    TargetPolicy,
+    WebhookDispatcher,
+)
+
+
+def _event_retention(settings: Settings) -> timedelta:
+    return settings.event_retention
+
+
+def _dispatch_settings(settings: Settings) -> DispatchSettings:
+    return DispatchSettings(
+        timeout=settings.webhooks_timeout,
+        retry_base=settings.webhooks_retry_base,
+        retry_cap=settings.webhooks_retry_cap,
+        retry_for=settings.webhooks_retry_for,
+    )
+
+
+def _target_policy(settings: Settings) -> TargetPolicy:
+    return TargetPolicy(settings.webhooks_allow_private)
 
 
 def _idempotency_ttl(settings: Settings) -> timedelta:
@@ -62,6 +88,8 @@ class Container(containers.DeclarativeContainer):
     )
     readiness = providers.Singleton(ReadinessProbe, engine.provider, replicas)
     idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)
+    event_retention = providers.Singleton(_event_retention, settings)
+    event_purger = providers.Singleton(EventPurger, engine, event_retention)
     run_idempotently = providers.Singleton(RunIdempotently, unit_of_work.provider)
 
     create_item = providers.Singleton(CreateItem, unit_of_work.provider)
@@ -73,3 +101,11 @@ class Container(containers.DeclarativeContainer):
     adjust_stock = providers.Singleton(AdjustStock, unit_of_work.provider)
     import_items = providers.Singleton(ImportItems, unit_of_work.provider)
     export_items = providers.Singleton(ExportItems, unit_of_work.provider)
+    read_events = providers.Singleton(ReadEvents, unit_of_work.provider)
+
+    webhook_targets = providers.Singleton(_target_policy, settings)
+    webhook_subscriptions = providers.Singleton(SqlSubscriptionStore, engine.provider)
+    manage_webhooks = providers.Singleton(ManageWebhooks, webhook_subscriptions, webhook_targets)
+    webhook_dispatcher = providers.Factory(
+        WebhookDispatcher, engine, webhook_targets, providers.Factory(_dispatch_settings, settings)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -69,6 +70,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: Hours an Idempotency-Key's response is kept (and replayed); purged after.
     idempotency_ttl_hours: int = Field(default=24, ge=24, le=24 * 30)
+    #: How long change-feed events are kept (seconds or ISO 8601, e.g. P7D); purged after.
+    event_retention: timedelta = Field(default=timedelta(days=7), gt=timedelta(0))
+    #: Seconds of silence after which an event stream sends a keep-alive comment.
+    event_stream_keepalive: float = Field(default=15.0, gt=0, le=300)
+    #: Webhooks: run the dispatcher inside `serve` (off: run `stockroom webhooks dispatch`).
+    webhooks_dispatch: bool = True
+    #: Let webhook targets be on loopback, link-local or private networks (tests, closed nets).
+    webhooks_allow_private: bool = False
+    #: Seconds one delivery attempt may take.
+    webhooks_timeout: float = Field(default=10.0, gt=0, le=120)
+    #: Seconds before the first retry; each retry waits up to twice as long (with jitter).
+    webhooks_retry_base: float = Field(default=5.0, gt=0)
+    #: The longest wait between two attempts, in seconds.
+    webhooks_retry_cap: float = Field(default=3600.0, gt=0)
+    #: How long a delivery is retried before it is given up (seconds or ISO 8601; 3 days).
+    webhooks_retry_for: timedelta = Field(default=timedelta(days=3), gt=timedelta(0))
     #: Seconds `serve` waits for in-flight requests after SIGTERM before closing them.
     shutdown_grace: int = Field(default=20, ge=1)
     #: Seconds `serve` keeps serving after SIGTERM while /health/ready answers 503, so that a

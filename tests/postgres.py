@@ -29,7 +29,15 @@ from tests.support.cluster import HARNESS_OPTIONS, create_database, drop_databas
 
 DEFAULT_IMAGE: Final = "postgres:16-alpine"
 #: The tables every database test empties behind it.
-TABLES: Final = ("items", "idempotency_keys")
+TABLES: Final = (
+    "items",
+    "idempotency_keys",
+    "item_events",
+    "item_events_horizon",
+    "webhook_subscriptions",
+    "webhook_deliveries",
+    "webhook_fanout",
+)
 #: The state file, in the run's state directory.
 _STATE: Final = "postgres.json"
 #: The container is thrown away with the run, so nothing needs to reach its disk: without these

@@ -8,6 +8,7 @@ from application.use_cases.export_items import ExportItems
 from application.use_cases.get_item import GetItem
 from application.use_cases.import_items import ImportItems
 from application.use_cases.list_items import ListItems
+from application.use_cases.read_events import ReadEvents, follow
 from application.use_cases.update_item import UpdateItem
 
 __all__ = [
@@ -19,5 +20,7 @@ __all__ = [
     "GetItem",
     "ImportItems",
     "ListItems",
+    "ReadEvents",
     "UpdateItem",
+    "follow",
 ]

@@ -6,6 +6,10 @@ invariant (version match, stock within bounds, sku free) is part of the statemen
 requests cannot lose updates. Only when a write matches no row does a second query find out why,
 and the domain decides which error that is.
 
+Every write records its events in the same statement (see `_recorded`): a data-modifying CTE
+changes the rows and inserts one item_events row per changed row, so no path can change an item
+without its event, nor write an event for a change that did not happen, and it costs no round trip.
+
 A refused write leaves the unit of work's transaction usable and unchanged, as every write is atomic
 on its own: inserts refuse a taken sku with ON CONFLICT DO NOTHING (a refused batch then deletes
 the rows it did insert), and an update that sets a sku, the one write a unique violation can
@@ -21,19 +25,33 @@ from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import ColumnElement, bindparam, delete, func, or_, tuple_, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    literal_column,
+    or_,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
+from sqlalchemy.sql.selectable import HasCTE
 from sqlmodel import col, select
 
 from application.errors import DataStoreUnavailable
 from application.listing import ListQuery, Sort, SortField
 from domain.errors import DuplicateSku, ItemNotFound
+from domain.events import EventType
 from domain.item import Item, ItemChanges
 from domain.rules import QUANTITY_MAX
 from infrastructure.db.compiled import CompiledStatement, Database, compile_statement
 from infrastructure.db.errors import violated_constraint
 from infrastructure.db.mappers import ITEM_COLUMNS, ITEM_FIELDS, item_to_values, row_to_item
-from infrastructure.db.tables import ITEMS, SKU_UNIQUE, ItemRow
+from infrastructure.db.tables import CURRENT_XID, ITEMS, SKU_UNIQUE, ItemEventRow, ItemRow
 
 
 def _name_order(name: Any) -> Any:
@@ -62,6 +80,37 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+#: The fields whose new values a creation's event carries: all of the item's own.
+_CREATED_FIELDS: Final = ("sku", "name", "description", "price", "quantity")
+_EVENT_COLUMNS: Final = ("type", "item_id", "sku", "version", "changes")
+
+
+def _recorded(
+    write: HasCTE,
+    event: EventType,
+    fields: Sequence[str],
+    returned: Sequence[str] | None = None,
+) -> CompiledStatement:
+    """`write` (whose RETURNING has id, sku and version, and `fields`) with one event per row it
+    changed, inserted by the same statement: `changes` holds the new values of `fields`.
+
+    The statement returns the columns named in `returned` (default: all the write returns).
+    """
+    changed = write.cte("changed")
+    values: list[Any] = []
+    for name in fields:
+        column = changed.c[name]
+        # Prices as the API shows them (text with two places), not as JSON numbers.
+        values += [literal(name), cast(column, Text) if name == "price" else column]
+    changes = func.jsonb_build_object(*values) if values else cast(literal("{}"), JSONB)
+    recorded = insert(ItemEventRow).from_select(
+        list(_EVENT_COLUMNS),
+        select(*[literal(event.value), changed.c.id, changed.c.sku, changed.c.version, changes]),
+    )
+    columns = [changed.c[name] for name in returned] if returned else list(changed.c)
+    return compile_statement(select(*columns).add_cte(recorded.cte("recorded")))
+
+
 # The statements, compiled once (per shape, for those whose shape varies).
 
 _GET: Final = compile_statement(select(*ITEM_COLUMNS).where(col(ItemRow.id) == bindparam("id")))
@@ -70,7 +119,7 @@ _GET: Final = compile_statement(select(*ITEM_COLUMNS).where(col(ItemRow.id) == b
 # NOTHING + RETURNING tells which rows were refused without an exception, so the transaction goes
 # on (and waits for a concurrent insert of the same sku to settle first). A sku repeated within
 # the batch is refused the same way: its first row takes it.
-_INSERT: Final = compile_statement(
+_INSERT: Final = _recorded(
     insert(ItemRow)
     .from_select(
         list(ITEM_FIELDS),
@@ -79,22 +128,38 @@ _INSERT: Final = compile_statement(
         ),
     )
     .on_conflict_do_nothing(index_elements=[col(ItemRow.sku)])
-    .returning(col(ItemRow.id), col(ItemRow.sku))
+    .returning(*ITEM_COLUMNS),
+    EventType.CREATED,
+    _CREATED_FIELDS,
+    returned=("id", "sku"),
 )
 
-# Takes back the rows of a refused batch: only ever rows this transaction inserted a moment ago.
+# Takes back the rows of a refused batch, and their events: only ever rows this transaction
+# inserted a moment ago.
+_gone = (
+    delete(ItemRow)
+    .where(col(ItemRow.id) == func.any(bindparam("ids", type_=ARRAY(ITEMS.c.id.type))))
+    .returning(col(ItemRow.id))
+    .cte("gone")
+)
 _DELETE_MANY: Final = compile_statement(
-    delete(ItemRow).where(
-        col(ItemRow.id) == func.any(bindparam("ids", type_=ARRAY(ITEMS.c.id.type)))
+    delete(ItemEventRow)
+    .where(
+        col(ItemEventRow.item_id).in_(select(_gone.c.id)),
+        col(ItemEventRow.xid) == literal_column(CURRENT_XID),
     )
+    .add_cte(_gone)
 )
 
 # One row (the API's POST): plain parameters are cheaper to encode and plan than arrays.
-_INSERT_ONE: Final = compile_statement(
+_INSERT_ONE: Final = _recorded(
     insert(ItemRow)
     .values({name: bindparam(name) for name in ITEM_FIELDS})
     .on_conflict_do_nothing(index_elements=[col(ItemRow.sku)])
-    .returning(col(ItemRow.sku))
+    .returning(*ITEM_COLUMNS),
+    EventType.CREATED,
+    _CREATED_FIELDS,
+    returned=("sku",),
 )
 
 _SKUS_TAKEN: Final = compile_statement(
@@ -109,7 +174,7 @@ def _adjust(decrease: bool) -> CompiledStatement:
     # The bound is a constant compared with the column, never quantity + delta, which could
     # overflow the integer column's arithmetic before the comparison.
     within = quantity >= bindparam("bound") if decrease else quantity <= bindparam("bound")
-    return compile_statement(
+    return _recorded(
         update(ItemRow)
         .where(col(ItemRow.id) == bindparam("id"), within)
         .values(
@@ -117,7 +182,9 @@ def _adjust(decrease: bool) -> CompiledStatement:
             version=col(ItemRow.version) + 1,
             updated_at=bindparam("now"),
         )
-        .returning(*ITEM_COLUMNS)
+        .returning(*ITEM_COLUMNS),
+        EventType.STOCK_ADJUSTED,
+        ("quantity",),
     )
 
 
@@ -132,8 +199,10 @@ def _update(fields: frozenset[str], conditional: bool) -> CompiledStatement:
     values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in sorted(fields)}
     values["version"] = col(ItemRow.version) + 1
     values["updated_at"] = bindparam("now")
-    return compile_statement(
-        update(ItemRow).where(condition).values(values).returning(*ITEM_COLUMNS)
+    return _recorded(
+        update(ItemRow).where(condition).values(values).returning(*ITEM_COLUMNS),
+        EventType.UPDATED,
+        sorted(fields),
     )
 
 
@@ -142,7 +211,14 @@ def _delete(conditional: bool) -> CompiledStatement:
     condition = col(ItemRow.id) == bindparam("id")
     if conditional:
         condition = condition & (col(ItemRow.version) == bindparam("expected_version"))
-    return compile_statement(delete(ItemRow).where(condition).returning(col(ItemRow.id)))
+    return _recorded(
+        delete(ItemRow)
+        .where(condition)
+        .returning(col(ItemRow.id), col(ItemRow.sku), col(ItemRow.version)),
+        EventType.DELETED,
+        (),
+        returned=("id",),
+    )
 
 
 @cache

@@ -6,17 +6,23 @@ from typing import Final
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
+    Identity,
     Index,
     LargeBinary,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
+    Text,
+    Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from domain import rules
@@ -31,6 +37,8 @@ SQLModel.metadata.naming_convention = {
 }
 
 SKU_UNIQUE: Final = "uq_items_sku"
+#: The current transaction's id (xid8) as a bigint.
+CURRENT_XID: Final = "(pg_current_xact_id())::text::bigint"
 
 
 class ItemRow(SQLModel, table=True):
@@ -79,5 +87,108 @@ class IdempotencyRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class ItemEventRow(SQLModel, table=True):
+    """The change feed: one row per change to an item, written by the statement that changes it.
+
+    `xid` is the writing transaction's id: the feed is read in (xid, id) order, and only below
+    the oldest transaction still running, so a late commit is never skipped (see events.py).
+    It is PostgreSQL's xid8 (64 bits, never wraps) held as a bigint: SQLAlchemy's reflection
+    and asyncpg know no xid8 type, and the values are the same.
+    """
+
+    __tablename__ = "item_events"
+    __table_args__ = (PrimaryKeyConstraint("xid", "id", name="pk_item_events"),)
+
+    xid: int = Field(sa_column=Column(BigInteger, nullable=False, server_default=text(CURRENT_XID)))
+    id: int = Field(sa_column=Column(BigInteger, Identity(always=True), nullable=False))
+    type: str = Field(sa_column=Column(Text, nullable=False))
+    item_id: UUID = Field(sa_column=Column(Uuid(), nullable=False))
+    sku: str = Field(sa_column=Column(Text, nullable=False))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    changes: dict[str, object] = Field(sa_column=Column(JSONB, nullable=False))
+    occurred_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    )
+
+
+class ItemEventHorizonRow(SQLModel, table=True):
+    """The position of the last event purged (one row): a cursor before it has missed events."""
+
+    __tablename__ = "item_events_horizon"
+    __table_args__ = (CheckConstraint("singleton", name="singleton"),)
+
+    singleton: bool = Field(
+        sa_column=Column(Boolean, primary_key=True, server_default=text("true"))
+    )
+    xid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    id: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class WebhookSubscriptionRow(SQLModel, table=True):
+    __tablename__ = "webhook_subscriptions"
+
+    id: UUID = Field(primary_key=True)
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    #: Empty: every event type.
+    event_types: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    secret: str = Field(sa_column=Column(Text, nullable=False))
+    active: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=text("true")))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One event to send to one subscription. Pending until delivered or given up on; a claimed
+    one is leased (`next_attempt_at` moved past the attempt's timeout), so a dispatcher that
+    dies mid-delivery leaves it to another once the lease runs out."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # The claim: pending deliveries due, oldest event first.
+        Index(
+            "ix_webhook_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # Order per item: an item's earlier pending delivery to the same subscription.
+        Index(
+            "ix_webhook_deliveries_item",
+            "subscription_id",
+            "item_id",
+            "event_xid",
+            "event_id",
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: int = Field(sa_column=Column(BigInteger, Identity(always=True), primary_key=True))
+    subscription_id: UUID = Field(sa_column=Column(Uuid(), nullable=False))
+    event_xid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    event_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    item_id: UUID = Field(sa_column=Column(Uuid(), nullable=False))
+    status: str = Field(sa_column=Column(Text, nullable=False, server_default=text("'pending'")))
+    attempts: int = Field(sa_column=Column(BigInteger, nullable=False, server_default=text("0")))
+    next_attempt_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    )
+    created_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    )
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class WebhookFanoutRow(SQLModel, table=True):
+    """How far into the feed deliveries have been made (one row)."""
+
+    __tablename__ = "webhook_fanout"
+    __table_args__ = (CheckConstraint("singleton", name="singleton"),)
+
+    singleton: bool = Field(
+        sa_column=Column(Boolean, primary_key=True, server_default=text("true"))
+    )
+    xid: int = Field(sa_column=Column(BigInteger, nullable=False))
+    id: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 #: The Core table behind ItemRow (SQLModel types `__table__` loosely), for compiled statements.
 ITEMS: Final[Table] = ItemRow.__table__  # type: ignore[attr-defined]
+EVENTS: Final[Table] = ItemEventRow.__table__  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from infrastructure.db.connection import PooledConnection
 from infrastructure.db.engine import DEFAULT_COMMAND_TIMEOUT, TransactionSetup
 from infrastructure.db.errors import standby_failed, unavailable_on_outage
+from infrastructure.db.events import SqlEventFeed
 from infrastructure.db.idempotency import SqlIdempotencyStore
 from infrastructure.db.replicas import Replica, ReplicaSet
 from infrastructure.db.repository import SqlItemRepository
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
         self._active = True
         self.items = SqlItemRepository(self)
         self.idempotency = SqlIdempotencyStore(self, self._idempotency_ttl)
+        self.events = SqlEventFeed(self)
         return self
 
     async def __aexit__(self, _: object, exc: BaseException | None, __: object) -> None:

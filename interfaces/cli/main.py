@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from interfaces.cli import db, items, keys
+from interfaces.cli import db, events, items, keys, webhooks
 from interfaces.cli.failures import closed_pipe
 from interfaces.cli.serve import serve
 from interfaces.failures import OutputFailed, checked_stdout, say
@@ -54,6 +54,8 @@ app.command()(serve)
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(items.app, name="items")
+app.add_typer(events.app, name="events")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def _quiet_on_closed_pipe(command: Any) -> None:

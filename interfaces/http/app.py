@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 
 from application.errors import DataStoreUnavailable
 from infrastructure.container import Container
+from interfaces.event_purge import purge_events_periodically
 from interfaces.http.auth import Gate
 from interfaces.http.consistency import ConsistencyMiddleware
 from interfaces.http.cors import ProblemCorsMiddleware
@@ -22,9 +23,11 @@ from interfaces.http.metrics import HttpMetrics
 from interfaces.http.middleware import AdmissionMiddleware, EdgeMiddleware
 from interfaces.http.openapi import install_openapi
 from interfaces.http.replica_metrics import ReplicaCollector
+from interfaces.http.routers.events import events_router
 from interfaces.http.routers.health import health_router
 from interfaces.http.routers.items import items_router
 from interfaces.http.routers.metrics import metrics_router
+from interfaces.http.routers.webhooks import webhooks_router
 from interfaces.http.version import service_version
 from interfaces.lifecycle import init_container, shutdown_container
 from interfaces.tracing import install_tracing, untraced
@@ -76,17 +79,27 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
             await init_container(container)
         engine_ready.append(True)
         stop_purging = asyncio.Event()
-        purger = (
-            asyncio.create_task(_purge_idempotency_records(container, stop_purging))
+        purgers = (
+            [
+                asyncio.create_task(_purge_idempotency_records(container, stop_purging)),
+                asyncio.create_task(purge_events_periodically(container, stop_purging)),
+            ]
+            + (
+                [asyncio.create_task(container.webhook_dispatcher().run(stop_purging))]
+                if settings.webhooks_dispatch
+                else []
+            )
             if purge_in_background
-            else None
+            else []
         )
         try:
             yield
         finally:
             stop_purging.set()
-            if purger is not None:
-                await purger  # a purge under way ends within the statement timeout
+            for purger in purgers:
+                # A purge under way ends within the statement timeout; webhook deliveries in
+                # flight within their attempt's timeout.
+                await purger
             await shutdown_container(container)
 
     # FastAPI's own /docs and /redoc load their scripts from a CDN; these serve them from the
@@ -110,6 +123,8 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
         items_router(container),
         health_router(container),
         metrics_router(http_metrics.registry),
+        events_router(container),
+        webhooks_router(container),
     )
     # Their routes onto the app's own router, ahead of the docs' routes, rather than
     # include_router(): FastAPI matches an included router through an extra layer on every request.

@@ -18,6 +18,7 @@ from application.errors import (
     InvalidCursor,
     InvalidQuery,
 )
+from application.events import CursorExpired
 from application.idempotency import IdempotencyKeyInUse, IdempotencyKeyReused
 from domain.errors import (
     DuplicateSku,
@@ -183,6 +184,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StockLimitExceeded, _simple(409, "stock-limit"))
     app.add_exception_handler(VersionConflict, _simple(412, "version-mismatch"))
     app.add_exception_handler(InvalidCursor, _simple(400, "invalid-cursor"))
+    app.add_exception_handler(CursorExpired, _simple(410, "cursor-expired"))
     app.add_exception_handler(DataStoreUnavailable, _unavailable)
     app.add_exception_handler(CommitOutcomeUnknown, _outcome_unknown)
     app.add_exception_handler(IdempotencyKeyInUse, _in_progress)

@@ -117,9 +117,12 @@ class DrainingServer(uvicorn.Server):
             _log.info("serving on http://%s:%s", f"[{host}]" if ":" in host else host, port)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM:
+            # Open event streams end from now on, drain or not: the graceful shutdown waits for
+            # every request in flight, and a stream would otherwise last its whole grace period.
+            draining.start()
         if sig == signal.SIGTERM and self.drain > 0 and not self.draining and not self.should_exit:
             self.draining = True
-            draining.start()
             # A signal handler: the loop does the rest (logging, the timer) outside of it.
             if self.loop is not None:
                 self.loop.call_soon_threadsafe(self._drain)

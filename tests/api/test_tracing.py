@@ -111,7 +111,8 @@ async def test_a_write_is_a_request_span_over_begin_insert_commit(traced: Traced
     assert _attribute(request, "http.response.status_code", "http.status_code") == 201
     assert request.status.status_code is not StatusCode.ERROR
     statements = traced.children(request)
-    assert _operations(statements) == ["BEGIN", "INSERT", "COMMIT"]
+    # The insert and its change-feed event are one statement, a WITH.
+    assert _operations(statements) == ["BEGIN", "WITH", "COMMIT"]
     assert all(s.kind is SpanKind.CLIENT for s in statements)
     assert "INSERT INTO items" in _attribute(statements[1], "db.query.text", "db.statement")
     # One layer of database spans: none of them has children of its own.
@@ -131,7 +132,7 @@ async def test_a_failing_request_is_a_request_span_over_begin_insert_rollback(
     assert _attribute(request, "http.response.status_code", "http.status_code") == 409
     statements = traced.children(request)
     # The insert found the SKU taken (no row returned), so the unit of work rolled back.
-    assert _operations(statements) == ["BEGIN", "INSERT", "ROLLBACK"]
+    assert _operations(statements) == ["BEGIN", "WITH", "ROLLBACK"]
     # A client error is not the server's fault (HTTP semantic conventions): no span says ERROR.
     assert all(s.status.status_code is StatusCode.UNSET for s in [request, *statements])
 

@@ -16,7 +16,7 @@ from infrastructure.db.engine import build_engine
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
 from tests.contract.helpers import UowFactory
-from tests.unit.fakes import InMemoryUnitOfWork
+from tests.unit.fakes import InMemoryFeedLog, InMemoryUnitOfWork
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +33,7 @@ def uow_factory(request: pytest.FixtureRequest) -> UowFactory:
         items: dict[UUID, Item] = {}
         records: dict[tuple[str, str], IdempotencyRecord] = {}
         held: set[tuple[str, str]] = set()
-        return lambda: InMemoryUnitOfWork(items, records, held)
+        feed = InMemoryFeedLog()
+        return lambda: InMemoryUnitOfWork(items, records, held, feed)
     engine: AsyncEngine = request.getfixturevalue("postgres_engine")
     return lambda: SqlUnitOfWork(engine)

@@ -3,15 +3,88 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+from application.events import FeedEntry, FeedPosition
 from application.listing import ListQuery, SortField, name_order, sort_key
 from application.ports import IdempotencyRecord
 from domain.errors import DuplicateSku, ItemNotFound
+from domain.events import EventType, ItemEvent
 from domain.item import Item, ItemChanges
+
+
+def _event_value(item: Item, name: str) -> object:
+    value = getattr(item, name)
+    return f"{value:.2f}" if name == "price" else value
+
+
+#: What a creation's event carries: the item's own fields.
+CREATED_FIELDS = ("sku", "name", "description", "price", "quantity")
+
+
+@dataclass
+class InMemoryFeedLog:
+    """The committed events, shared by every unit of work: a commit appends its transaction's
+    events at once, so the order of commits is the feed's order (what PostgreSQL's reading
+    below the oldest running transaction gives)."""
+
+    entries: list[FeedEntry] = field(default_factory=list)
+    purged_through: FeedPosition | None = None
+    _transactions: int = 0
+    _ids: int = 0
+
+    def append(self, events: list[tuple[EventType, Item, tuple[str, ...]]]) -> None:
+        if not events:
+            return
+        self._transactions += 1
+        for kind, item, names in events:
+            self._ids += 1
+            event = ItemEvent(
+                id=self._ids,
+                type=kind,
+                item_id=item.id,
+                sku=item.sku,
+                version=item.version,
+                changes={name: _event_value(item, name) for name in names},
+                occurred_at=datetime.now(UTC),
+            )
+            self.entries.append(FeedEntry(FeedPosition(self._transactions, self._ids), event))
+
+    def purge_before(self, cutoff: datetime) -> int:
+        gone = [e for e in self.entries if e.event.occurred_at < cutoff]
+        if gone:
+            self.purged_through = max(e.position for e in gone)
+            self.entries = [e for e in self.entries if e.event.occurred_at >= cutoff]
+        return len(gone)
+
+
+class InMemoryEventFeed:
+    def __init__(self, log: InMemoryFeedLog) -> None:
+        self.log = log
+
+    async def read(
+        self,
+        after: FeedPosition | None,
+        limit: int,
+        *,
+        item_id: UUID | None = None,
+        types: frozenset[EventType] | None = None,
+    ) -> list[FeedEntry]:
+        selected = [
+            entry
+            for entry in self.log.entries
+            if (after is None or entry.position > after)
+            and (item_id is None or entry.event.item_id == item_id)
+            and (not types or entry.event.type in types)
+        ]
+        return selected[:limit]
+
+    async def horizon(self) -> FeedPosition | None:
+        return self.log.purged_through
 
 
 class InMemoryItemRepository:
@@ -22,6 +95,8 @@ class InMemoryItemRepository:
     def __init__(self, committed: dict[UUID, Item]) -> None:
         self.committed = committed
         self.written: dict[UUID, Item | None] = {}  # None: deleted
+        #: This transaction's events, in the order of its writes (each write records its own).
+        self.events: list[tuple[EventType, Item, tuple[str, ...]]] = []
 
     async def add(self, item: Item) -> None:
         await self.add_many([item])
@@ -39,6 +114,7 @@ class InMemoryItemRepository:
             batch.add(item.sku)
         for item in items:
             self.written[item.id] = item
+            self.events.append((EventType.CREATED, item, CREATED_FIELDS))
 
     async def get(self, item_id: UUID) -> Item | None:
         if item_id in self.written:
@@ -74,16 +150,20 @@ class InMemoryItemRepository:
         if sku is not None and any(i.sku == sku and i.id != item_id for i in self._visible()):
             raise DuplicateSku(sku)
         self.written[item_id] = updated = item.apply(changes, now=now)
+        self.events.append((EventType.UPDATED, updated, tuple(sorted(changes.values))))
         return updated
 
     async def adjust_stock(self, item_id: UUID, delta: int, *, now: datetime) -> Item:
         adjusted = (await self._current(item_id)).adjust_stock(delta, now=now)
         self.written[item_id] = adjusted
+        self.events.append((EventType.STOCK_ADJUSTED, adjusted, ("quantity",)))
         return adjusted
 
     async def delete(self, item_id: UUID, *, expected_version: int | None) -> None:
-        (await self._current(item_id)).check_version(expected_version)
+        current = await self._current(item_id)
+        current.check_version(expected_version)
         self.written[item_id] = None
+        self.events.append((EventType.DELETED, current, ()))
 
     async def skus_taken(self, skus: Sequence[str]) -> set[str]:
         wanted = set(skus)
@@ -167,8 +247,10 @@ class InMemoryUnitOfWork:
         store: dict[UUID, Item],
         idempotency_records: dict[tuple[str, str], IdempotencyRecord] | None = None,
         held_keys: set[tuple[str, str]] | None = None,
+        feed: InMemoryFeedLog | None = None,
     ) -> None:
         self.store = store
+        self.feed = InMemoryFeedLog() if feed is None else feed
         self.idempotency_records = {} if idempotency_records is None else idempotency_records
         self.held_keys = set() if held_keys is None else held_keys
         self._active = False
@@ -183,6 +265,11 @@ class InMemoryUnitOfWork:
     def idempotency(self) -> InMemoryIdempotencyStore:
         self._check_active()
         return self._idempotency
+
+    @property
+    def events(self) -> InMemoryEventFeed:
+        self._check_active()
+        return InMemoryEventFeed(self.feed)
 
     def read_only(self) -> Self:
         self.reads_only = True
@@ -207,6 +294,7 @@ class InMemoryUnitOfWork:
         self._check_active()
         if self.reads_only:
             raise RuntimeError("a read-only unit of work cannot commit")
+        self.feed.append(self._items.events)
         self._items.publish()
         self._idempotency.end(commit=True)
         self._begin()
