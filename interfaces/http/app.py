@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Final
 
@@ -14,7 +14,6 @@ from fastapi_offline import FastAPIOffline
 
 from application.errors import DataStoreUnavailable
 from infrastructure.container import Container
-from interfaces.event_purge import purge_events_periodically
 from interfaces.http.auth import Gate
 from interfaces.http.consistency import ConsistencyMiddleware
 from interfaces.http.cors import ProblemCorsMiddleware
@@ -33,29 +32,31 @@ from interfaces.lifecycle import init_container, shutdown_container
 from interfaces.tracing import install_tracing, untraced
 
 _log = logging.getLogger("stockroom.app")
-#: How often expired idempotency records are deleted (any process may do it; it is idempotent).
+#: How often expired idempotency records and events past retention are deleted (any process may
+#: do it: both purges are idempotent and skip nothing).
 PURGE_INTERVAL_SECONDS: Final = 15 * 60
+EVENT_PURGE_INTERVAL_SECONDS: Final = 5 * 60
 
 
-async def _purge_idempotency_records(container: Container, stop: asyncio.Event) -> None:
-    """Purge now and every interval until `stop` is set.
+async def _purge_periodically(
+    what: str, purge: Callable[[], Awaitable[int]], every: float, stop: asyncio.Event
+) -> None:
+    """Purge now and every `every` seconds until `stop` is set.
 
     Shutdown sets `stop` and waits rather than cancelling: a statement cancelled halfway leaves
     its connection checked out mid-protocol, holding its transaction's locks until it is closed.
     """
-    purge = container.idempotency_purger()
     while not stop.is_set():
         try:
-            with untraced():  # no request to hang its statements on
-                purged = await purge()
+            purged = await purge()
             if purged:
-                _log.info("purged %d expired idempotency records", purged)
+                _log.info("purged %d %s", purged, what)
         except DataStoreUnavailable:
-            _log.warning("could not purge idempotency records: database unavailable")
+            _log.warning("could not purge %s: database unavailable", what)
         except Exception:  # e.g. not migrated yet: keep serving, say why, try again later
-            _log.exception("could not purge idempotency records")
+            _log.exception("could not purge %s", what)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), PURGE_INTERVAL_SECONDS)
+            await asyncio.wait_for(stop.wait(), every)
 
 
 def create_app(container: Container | None = None, *, purge_in_background: bool = True) -> FastAPI:
@@ -79,19 +80,31 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
             await init_container(container)
         engine_ready.append(True)
         stop_purging = asyncio.Event()
-        purgers = (
+        background = (
             [
-                asyncio.create_task(_purge_idempotency_records(container, stop_purging)),
-                asyncio.create_task(purge_events_periodically(container, stop_purging)),
+                _purge_periodically(
+                    "expired idempotency records",
+                    container.idempotency_purger(),
+                    PURGE_INTERVAL_SECONDS,
+                    stop_purging,
+                ),
+                _purge_periodically(
+                    "change-feed events past retention",
+                    container.event_purger(),
+                    EVENT_PURGE_INTERVAL_SECONDS,
+                    stop_purging,
+                ),
             ]
             + (
-                [asyncio.create_task(container.webhook_dispatcher().run(stop_purging))]
+                [container.webhook_dispatcher().run(stop_purging)]
                 if settings.webhooks_dispatch
                 else []
             )
             if purge_in_background
             else []
         )
+        with untraced():  # no request to hang their statements on (the tasks inherit this)
+            purgers = [asyncio.create_task(work) for work in background]
         try:
             yield
         finally:
