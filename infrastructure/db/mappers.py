@@ -9,6 +9,8 @@ from sqlalchemy import ColumnElement
 from domain.item import ITEM_FIELDS, Item
 from infrastructure.db.tables import ITEMS
 
+__all__ = ["ITEM_COLUMNS", "ITEM_FIELDS", "item_to_values", "row_to_item", "standard_uuid"]
+
 #: The item's columns in the order of the entity's fields, so a row maps positionally.
 ITEM_COLUMNS: Final[Sequence[ColumnElement[Any]]] = tuple(ITEMS.c[name] for name in ITEM_FIELDS)
 

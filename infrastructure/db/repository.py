@@ -28,11 +28,11 @@ from sqlmodel import col, select
 from application.errors import DataStoreUnavailable
 from application.listing import ListQuery, Sort, SortField
 from domain.errors import DuplicateSku, ItemNotFound
-from domain.item import ITEM_FIELDS, Item, ItemChanges
+from domain.item import Item, ItemChanges
 from domain.rules import QUANTITY_MAX
 from infrastructure.db.compiled import CompiledStatement, Database, compile_statement
 from infrastructure.db.errors import violated_constraint
-from infrastructure.db.mappers import ITEM_COLUMNS, item_to_values, row_to_item
+from infrastructure.db.mappers import ITEM_COLUMNS, ITEM_FIELDS, item_to_values, row_to_item
 from infrastructure.db.tables import ITEMS, SKU_UNIQUE, ItemRow
 
 _SORT_COLUMNS: Final = {
