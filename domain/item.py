@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -19,10 +19,7 @@ from domain.errors import (
 )
 from domain.ids import new_item_id
 
-#: The fields a caller may set; everything else (id, version, timestamps) the domain owns.
-WRITABLE_FIELDS: Final = ("sku", "name", "description", "price", "quantity")
-READ_ONLY_FIELDS: Final = ("id", "version", "created_at", "updated_at")
-
+#: The rule of each field a caller may set (the fields of NewItem).
 _NORMALIZERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "sku": rules.normalize_sku,
     "name": rules.normalize_name,
@@ -46,7 +43,7 @@ def _normalize(values: Mapping[str, object]) -> dict[str, Any]:
             reason = "is read-only" if name in READ_ONLY_FIELDS else "is not a field of an item"
             errors.append(FieldError(name, reason))
             continue
-        if raw is None and name != "description":
+        if raw is None and name not in NULLABLE_FIELDS:
             errors.append(FieldError(name, "must not be null"))
             continue
         try:
@@ -71,19 +68,22 @@ class ItemChanges:
         return cls(_normalize(raw))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewItem:
-    """Validated input for creating an item (what a caller may choose)."""
+    """Validated input for creating an item: the fields a caller may choose, in the Item's order.
+
+    A field without a default is required; one whose default is None may be set to null.
+    """
 
     sku: str
     name: str
-    price: Decimal
     description: str | None = None
+    price: Decimal
     quantity: int = 0
 
     @classmethod
     def parse(cls, raw: Mapping[str, object]) -> NewItem:
-        missing = [FieldError(f, "is required") for f in ("sku", "name", "price") if f not in raw]
+        missing = [FieldError(f, "is required") for f in REQUIRED_FIELDS if f not in raw]
         try:
             values = _normalize(raw)
         except ItemValidationError as exc:
@@ -110,17 +110,8 @@ class Item:
     @classmethod
     def create(cls, new: NewItem, *, now: datetime | None = None) -> Item:
         at = now or utc_now()
-        return cls(
-            id=new_item_id(),
-            sku=new.sku,
-            name=new.name,
-            description=new.description,
-            price=new.price,
-            quantity=new.quantity,
-            version=1,
-            created_at=at,
-            updated_at=at,
-        )
+        chosen = {name: getattr(new, name) for name in WRITABLE_FIELDS}
+        return cls(id=new_item_id(), version=1, created_at=at, updated_at=at, **chosen)
 
     def check_version(self, expected: int | None) -> None:
         if expected is not None and expected != self.version:
@@ -144,3 +135,15 @@ class Item:
         return replace(
             self, quantity=quantity, version=self.version + 1, updated_at=now or utc_now()
         )
+
+
+# The field lists the rest of the code derives from: adding a field to Item (and, if callers may
+# set it, to NewItem with its rule above) adds it to the table's mapping, the JSON, the CSV files
+# and the command line's output.
+ITEM_FIELDS: Final = tuple(f.name for f in fields(Item))
+WRITABLE_FIELDS: Final = tuple(f.name for f in fields(NewItem))
+READ_ONLY_FIELDS: Final = tuple(name for name in ITEM_FIELDS if name not in WRITABLE_FIELDS)
+REQUIRED_FIELDS: Final = tuple(
+    f.name for f in fields(NewItem) if f.default is MISSING and f.default_factory is MISSING
+)
+NULLABLE_FIELDS: Final = tuple(f.name for f in fields(NewItem) if f.default is None)

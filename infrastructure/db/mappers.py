@@ -1,16 +1,16 @@
 """Mapping between table rows and the domain Item."""
 
 from collections.abc import Sequence
-from dataclasses import fields
 from typing import Any, Final
 from uuid import UUID, SafeUUID
 
 from sqlalchemy import ColumnElement
 
-from domain.item import Item
+from domain.item import ITEM_FIELDS, Item
 from infrastructure.db.tables import ITEMS
 
-ITEM_FIELDS: Final = tuple(f.name for f in fields(Item))
+__all__ = ["ITEM_COLUMNS", "ITEM_FIELDS", "item_to_values", "row_to_item", "standard_uuid"]
+
 #: The item's columns in the order of the entity's fields, so a row maps positionally.
 ITEM_COLUMNS: Final[Sequence[ColumnElement[Any]]] = tuple(ITEMS.c[name] for name in ITEM_FIELDS)
 
@@ -33,36 +33,25 @@ _SET_UUID_IS_SAFE: Final = UUID.__dict__["is_safe"].__set__
 
 
 def row_to_item(row: Sequence[Any]) -> Item:
-    """The Item a stored row holds, equal to `Item(...)` of its values and built for less.
+    """The Item a stored row holds (its values in ITEM_FIELDS order), equal to `Item(*row)`.
 
     A row's values are an item's own (written from an Item, held to its rules by the table's
     constraints), so the slots are set directly rather than through the frozen dataclass's
     `__init__`: a list page builds an item for every row it reads.
     """
-    item_id, sku, name, description, price, quantity, version, created_at, updated_at = row
     item = object.__new__(Item)
-    _SET_ID(item, standard_uuid(item_id))
-    _SET_SKU(item, sku)
-    _SET_NAME(item, name)
-    _SET_DESCRIPTION(item, description)
-    _SET_PRICE(item, price)
-    _SET_QUANTITY(item, quantity)
-    _SET_VERSION(item, version)
-    _SET_CREATED_AT(item, created_at)
-    _SET_UPDATED_AT(item, updated_at)
+    _SET_ID(item, standard_uuid(row[0]))
+    for position, set_field in _SET_OTHER_FIELDS:
+        set_field(item, row[position])
     return item
 
 
-# The slots' own setters, which a frozen class's `__setattr__` does not guard.
+# The slots' own setters, which a frozen class's `__setattr__` does not guard, by row position.
 _SET_ID: Final = Item.__dict__["id"].__set__
-_SET_SKU: Final = Item.__dict__["sku"].__set__
-_SET_NAME: Final = Item.__dict__["name"].__set__
-_SET_DESCRIPTION: Final = Item.__dict__["description"].__set__
-_SET_PRICE: Final = Item.__dict__["price"].__set__
-_SET_QUANTITY: Final = Item.__dict__["quantity"].__set__
-_SET_VERSION: Final = Item.__dict__["version"].__set__
-_SET_CREATED_AT: Final = Item.__dict__["created_at"].__set__
-_SET_UPDATED_AT: Final = Item.__dict__["updated_at"].__set__
+_SET_OTHER_FIELDS: Final = tuple(
+    (position, Item.__dict__[name].__set__)
+    for position, name in enumerate(ITEM_FIELDS[1:], start=1)
+)
 
 
 def item_to_values(item: Item) -> dict[str, Any]:

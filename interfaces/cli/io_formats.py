@@ -14,19 +14,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Final, Protocol
+from typing import IO, TYPE_CHECKING, Final, Protocol, get_type_hints
 
 import orjson
 
 from application.use_cases.import_items import SourceRow
-from domain.item import READ_ONLY_FIELDS, WRITABLE_FIELDS, Item
+from domain.item import (
+    NULLABLE_FIELDS,
+    READ_ONLY_FIELDS,
+    REQUIRED_FIELDS,
+    WRITABLE_FIELDS,
+    Item,
+    NewItem,
+)
 from interfaces.failures import OutputFile
 from interfaces.presenters import CSV_COLUMNS, item_csv_row, item_json
 
 if TYPE_CHECKING:
     from _csv import Reader
 
-REQUIRED_COLUMNS: Final = ("sku", "name", "price")
+#: Cells are text: those of an integer field are read as integers, as a JSON body would hold them.
+_INTEGER_COLUMNS: Final = frozenset(
+    name for name, kind in get_type_hints(NewItem).items() if kind is int
+)
 #: Longer digit strings stay text for the domain to reject: int() of a huge string is slow.
 _INTEGER: Final = re.compile(r"\s*[+-]?\d{1,20}\s*")
 _BOM: Final = b"\xef\xbb\xbf"
@@ -86,7 +96,7 @@ class ImportFile:
         names = [cell.strip().lower() for cell in header]
         repeated = sorted({n for n in names if names.count(n) > 1})
         unknown = [n for n in names if n not in WRITABLE_FIELDS and n not in READ_ONLY_FIELDS]
-        missing = [n for n in REQUIRED_COLUMNS if n not in names]
+        missing = [n for n in REQUIRED_FIELDS if n not in names]
         problems = []
         if unknown:
             problems.append(f"unknown column(s) {', '.join(map(repr, unknown))}")
@@ -97,7 +107,7 @@ class ImportFile:
         if problems:
             raise BadImportFile(
                 f"{'; '.join(problems)} (the columns are {', '.join(WRITABLE_FIELDS)}; "
-                f"sku, name and price are required)"
+                f"{_and(REQUIRED_FIELDS)} are required)"
             )
         self.ignored.update(n for n in names if n in READ_ONLY_FIELDS)
         return names
@@ -117,9 +127,9 @@ class ImportFile:
                 for name, cell in zip(names, cells, strict=True):
                     if name in READ_ONLY_FIELDS:
                         continue
-                    if name == "description":
+                    if name in NULLABLE_FIELDS:
                         fields[name] = cell or None
-                    elif name == "quantity":
+                    elif name in _INTEGER_COLUMNS:
                         if cell.strip():
                             fields[name] = int(cell) if _INTEGER.fullmatch(cell) else cell
                     else:
@@ -145,6 +155,11 @@ class ImportFile:
                         del value[name]
                         self.ignored.add(name)
                 yield SourceRow(number, value)
+
+
+def _and(names: tuple[str, ...]) -> str:
+    *others, last = names
+    return f"{', '.join(others)} and {last}" if others else last
 
 
 class _Counted(Iterator[list[str]]):

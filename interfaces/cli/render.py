@@ -22,14 +22,14 @@ from rich.table import Table
 from rich.text import Text
 
 from application.use_cases.import_items import ImportPhase, ImportReport
-from domain.item import Item
+from domain.item import ITEM_FIELDS, Item
 from interfaces.failures import say
 from interfaces.presenters import item_json, present_item
 from interfaces.terminal import plain
 
-#: Rows of a list table. Item values are wrapped in Text, so rich never reads them as markup, and
-#: their control characters are escaped (interfaces.terminal).
-_LIST_COLUMNS: Final = ("id", "sku", "name", "price", "quantity", "version", "updated_at")
+#: Rows of a list table: every field but the long ones. Item values are wrapped in Text, so rich
+#: never reads them as markup, and their control characters are escaped (interfaces.terminal).
+_LIST_COLUMNS: Final = tuple(f for f in ITEM_FIELDS if f not in {"description", "created_at"})
 
 
 class _Stdout(Console):

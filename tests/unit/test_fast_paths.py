@@ -10,24 +10,32 @@ import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg.pgproto.pgproto as pgproto
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.item import Item
+from domain.item import Item, NewItem
 from infrastructure.db.mappers import row_to_item, standard_uuid
 from interfaces.http.exact_json import exact_json_loads
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 600_000, tzinfo=UTC)
-VALUES = ("ABC-1", "Widget", None, Decimal("12.50"), 7, 3, AT, AT)
+
+
+def stored_row(item_id: uuid.UUID) -> tuple[Any, ...]:
+    """A row as the repository reads it: an item's values in the order of its fields."""
+    new = NewItem.parse({"sku": "ABC-1", "name": "Widget", "price": "12.50", "quantity": 7})
+    item = dataclasses.replace(Item.create(new, now=AT), id=item_id, version=3)
+    return dataclasses.astuple(item)
 
 
 def test_an_item_from_storage_is_the_item_the_constructor_builds() -> None:
     item_id = uuid.uuid4()
-    stored = row_to_item((item_id, *VALUES))
-    built = Item(item_id, *VALUES)
+    row = stored_row(item_id)
+    stored = row_to_item(row)
+    built = Item(*row)
     assert stored == built
     assert hash(stored) == hash(built)
     assert dataclasses.astuple(stored) == dataclasses.astuple(built)
@@ -38,9 +46,10 @@ def test_an_item_from_storage_is_the_item_the_constructor_builds() -> None:
 
 def test_a_row_maps_to_an_item_with_the_standard_librarys_uuid() -> None:
     text = "0192f0c1-7a2b-7c3d-8e4f-5a6b7c8d9e0f"
-    item = row_to_item((pgproto.UUID(text), *VALUES))
+    row = stored_row(uuid.UUID(text))
+    item = row_to_item((pgproto.UUID(text), *row[1:]))
     assert type(item.id) is uuid.UUID
-    assert item == Item(uuid.UUID(text), *VALUES)
+    assert item == Item(*row)
     assert (str(item.id), item.id.version, item.id.is_safe) == (text, 7, uuid.SafeUUID.unknown)
     assert pickle.loads(pickle.dumps(item.id)) == uuid.UUID(text)
 

@@ -18,7 +18,7 @@ from domain.errors import (
     StockLimitExceeded,
     VersionConflict,
 )
-from domain.item import Item, ItemChanges, NewItem
+from domain.item import NULLABLE_FIELDS, WRITABLE_FIELDS, Item, ItemChanges, NewItem
 
 SKU_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 skus = st.builds(
@@ -285,7 +285,16 @@ def test_parsing_reports_every_bad_field_at_once() -> None:
     assert messages["name"] == "is required"
 
 
-def test_null_is_only_allowed_for_the_description() -> None:
+@pytest.mark.parametrize("field", WRITABLE_FIELDS)
+def test_null_is_only_allowed_for_a_field_whose_default_is_null(field: str) -> None:
+    if field in NULLABLE_FIELDS:
+        assert ItemChanges.parse({field: None}).values == {field: None}
+    else:
+        with pytest.raises(ItemValidationError, match=f"^{field}: must not be null$"):
+            ItemChanges.parse({field: None})
+
+
+def test_null_is_allowed_for_the_description_and_not_for_the_name() -> None:
     assert ItemChanges.parse({"description": None}).values == {"description": None}
     with pytest.raises(ItemValidationError, match="name: must not be null"):
         ItemChanges.parse({"name": None})

@@ -9,15 +9,31 @@ from decimal import Decimal
 
 import orjson
 import pytest
+import typer
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import CheckConstraint, Integer, Numeric
 from sqlalchemy.dialects import postgresql
 
 from domain import rules
-from domain.item import Item, NewItem
+from domain.item import (
+    ITEM_FIELDS,
+    NULLABLE_FIELDS,
+    READ_ONLY_FIELDS,
+    REQUIRED_FIELDS,
+    WRITABLE_FIELDS,
+    Item,
+    NewItem,
+)
 from infrastructure.db.tables import ITEMS
-from interfaces.http.schemas import ItemCreate, ItemOut, ItemsBatchCreate, StockAdjustment
+from interfaces.cli import items as items_commands
+from interfaces.http.schemas import (
+    ItemCreate,
+    ItemOut,
+    ItemsBatchCreate,
+    ItemUpdate,
+    StockAdjustment,
+)
 from interfaces.presenters import CSV_COLUMNS, item_csv_row, item_json, present_item
 
 # The table.
@@ -144,3 +160,37 @@ def test_a_csv_row_holds_the_json_values_as_text(item: Item) -> None:
     values = orjson.loads(item_json(item))
     expected = ["" if values[name] is None else str(values[name]) for name in CSV_COLUMNS]
     assert item_csv_row(item) == expected
+
+
+# The field lists: each shape that names the Item's fields one by one names all of them.
+
+
+def test_the_field_lists_follow_the_entity() -> None:
+    assert ITEM_FIELDS[0] == "id"  # the mapper reads the id first
+    assert READ_ONLY_FIELDS == ("id", "version", "created_at", "updated_at")
+    assert [f for f in ITEM_FIELDS if f in WRITABLE_FIELDS] == list(WRITABLE_FIELDS)
+    assert REQUIRED_FIELDS == ("sku", "name", "price")
+
+
+@pytest.mark.parametrize("field", ITEM_FIELDS)
+def test_every_field_is_a_column_null_only_where_the_domain_allows(field: str) -> None:
+    assert ITEMS.c[field].nullable == (field in NULLABLE_FIELDS)
+
+
+def test_the_table_has_no_column_the_entity_lacks() -> None:
+    assert set(ITEMS.c.keys()) == set(ITEM_FIELDS)
+
+
+def test_the_request_bodies_take_every_writable_field() -> None:
+    assert tuple(ItemCreate.model_fields) == WRITABLE_FIELDS
+    assert tuple(ItemUpdate.model_fields) == WRITABLE_FIELDS
+    assert tuple(ItemOut.model_fields) == ITEM_FIELDS
+
+
+@pytest.mark.parametrize("command", ["add", "update"])
+def test_the_command_line_has_an_option_for_every_writable_field(command: str) -> None:
+    group = typer.main.get_group(items_commands.app)
+    options = {param.name for param in group.commands[command].params}
+    assert set(WRITABLE_FIELDS) <= options
+    if command == "update":
+        assert {f"clear_{field}" for field in NULLABLE_FIELDS} <= options
