@@ -98,7 +98,8 @@ def start_servers(
     plans = {STOCKROOM: ([stockroom, "serve"], env, "/health/ready")}
     if args.baseline_tree is not None:
         baseline_env = {**env, "PYTHONPATH": str(args.baseline_tree.resolve())}
-        plans[BASELINE] = ([stockroom, "serve"], baseline_env, "/health/ready")
+        # Live, not ready: an older release may not know the newer revisions of this schema.
+        plans[BASELINE] = ([stockroom, "serve"], baseline_env, "/health/live")
     plans[REFERENCE] = (reference, dict(os.environ), "/health/live")
     servers = {}
     for name, (command, server_env, ready) in plans.items():

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from infrastructure.db.dsn import asyncpg_dsn
 from infrastructure.db.embedded import start_embedded
 
 if TYPE_CHECKING:
@@ -382,7 +383,7 @@ def downgrade_losses(database_url: str, target: str) -> list[Loss]:
 async def _count_rows(database_url: str, dropped: Sequence[str]) -> list[int]:
     import asyncpg  # noqa: PLC0415
 
-    connection = await asyncpg.connect(_libpq(database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         counts = []
         for what in dropped:
@@ -401,10 +402,6 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _libpq(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 def recorded_revisions(database_url: str) -> set[str]:
     """The database's recorded revisions: one query with asyncpg, without importing Alembic or
     SQLAlchemy (a noticeable share of a process's start-up). A database never migrated has no
@@ -413,7 +410,7 @@ def recorded_revisions(database_url: str) -> set[str]:
     import asyncpg  # noqa: PLC0415  (only the embedded server's start-up and `db` ask)
 
     async def recorded() -> set[str]:
-        connection = await asyncpg.connect(_libpq(database_url))
+        connection = await asyncpg.connect(asyncpg_dsn(database_url))
         try:
             rows = await connection.fetch("SELECT version_num FROM alembic_version")
         except asyncpg.UndefinedTableError:

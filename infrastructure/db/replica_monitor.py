@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 
 import asyncpg
-from sqlalchemy import make_url
 
+from infrastructure.db.dsn import asyncpg_dsn
 from infrastructure.db.errors import AUTHENTICATION_FAILED, UNREACHABLE, unavailability
 from infrastructure.db.replicas import CURRENT_LSN_SQL, Replica, ReplicaSet
 
@@ -29,15 +29,10 @@ POLL_TIMEOUT: Final = 0.5
 _REPLAY_SQL: Final = "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0')::bigint"
 
 
-def _dsn(url: str) -> str:
-    """The asyncpg DSN of a SQLAlchemy URL (the monitor talks to asyncpg directly)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def watch(replicas: ReplicaSet, primary_url: str) -> None:
     """Poll the primary's WAL position and every standby's replay position, forever."""
-    primary = _Poller(_dsn(primary_url))
-    pollers = [(replica, _Poller(_dsn(replica.url))) for replica in replicas.replicas]
+    primary = _Poller(asyncpg_dsn(primary_url))
+    pollers = [(replica, _Poller(asyncpg_dsn(replica.url))) for replica in replicas.replicas]
     try:
         while True:
             started = time.monotonic()
