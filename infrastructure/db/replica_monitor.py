@@ -38,7 +38,7 @@ async def watch(replicas: ReplicaSet, primary_url: str) -> None:
             started = time.monotonic()
             row = await primary.fetchrow(CURRENT_LSN_SQL)
             if row is not None:
-                replicas.primary_samples.append((time.monotonic(), row[0]))
+                replicas.sampled_primary(row[0])
             await asyncio.gather(*(_poll(replicas, *pair) for pair in pollers))
             await asyncio.sleep(max(0.0, POLL_INTERVAL - (time.monotonic() - started)))
     finally:

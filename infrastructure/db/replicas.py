@@ -104,6 +104,10 @@ class ReplicaStatus:
     problem: str
 
 
+#: Beyond any real WAL position: what `written` holds while a write's position is unknown.
+POSITION_UNKNOWN: Final = 2**64
+
+
 @dataclass(slots=True)
 class ReplicaSet:
     """The configured standbys, what the monitors know of them, and the process's writes."""
@@ -152,6 +156,18 @@ class ReplicaSet:
         session = current_session.get()
         if session is not None:
             session.written = max(session.written or 0, lsn)
+
+    def position_unknown(self) -> None:
+        """A write committed (its COMMIT was answered) but its position went with the
+        connection: no standby can be shown to have it until the monitor samples the primary
+        again, at or past it, so reads go to the primary until then."""
+        _log.warning("a committed write's WAL position is unknown: reads use the primary")
+        self.written = POSITION_UNKNOWN
+
+    def sampled_primary(self, lsn: int) -> None:
+        self.primary_samples.append((time.monotonic(), lsn))
+        if self.written == POSITION_UNKNOWN:
+            self.written = lsn
 
     async def acknowledge_write(self, driver: Any) -> None:
         """After COMMIT, on the write's connection: the position later reads must see. Read

@@ -12,6 +12,7 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from application.errors import DataStoreUnavailable
 from infrastructure.db.connection import PooledConnection
 from infrastructure.db.engine import DEFAULT_COMMAND_TIMEOUT, TransactionSetup
 from infrastructure.db.errors import standby_failed, unavailable_on_outage
@@ -130,10 +131,15 @@ class SqlUnitOfWork:
             await end_standby_read(replicas, replica, connection, error)
             return
         # Read-your-writes: the position later reads must see (that of a replayed write too).
-        wrote = exc is None and self._wrote
-        acknowledge = replicas.acknowledge_write if replicas is not None and wrote else None
-        with unavailable_on_outage():
-            await connection.release(error, then=acknowledge)
+        committed = exc is None and self._wrote and not connection.in_transaction
+        acknowledge = replicas.acknowledge_write if replicas is not None and committed else None
+        try:
+            with unavailable_on_outage():
+                await connection.release(error, then=acknowledge)
+        except DataStoreUnavailable:
+            if replicas is None or not committed:
+                raise
+            replicas.position_unknown()  # the write stands: only its position went
 
     def _check_active(self) -> None:
         if not self._active:

@@ -20,7 +20,7 @@ from application.errors import DataStoreUnavailable
 from domain.errors import DuplicateSku
 from domain.item import Item, NewItem
 from infrastructure.db.engine import build_engine, transaction_setup
-from infrastructure.db.replicas import Replica, ReplicaSet
+from infrastructure.db.replicas import POSITION_UNKNOWN, Replica, ReplicaSet
 from infrastructure.db.unit_of_work import SqlUnitOfWork
 from infrastructure.settings import Settings
 
@@ -217,3 +217,21 @@ async def test_behind_pgbouncer_a_standby_lost_at_rollback_keeps_the_answer(
         (await uow.driver(write=False)).terminate()
     assert standby.reads == {"primary": 0, "replica": 1}
     assert standby.replicas[0].problem
+
+
+async def test_a_write_whose_connection_goes_right_after_commit_stands_and_reads_use_the_primary(
+    engine: AsyncEngine, standby: ReplicaSet
+) -> None:
+    """COMMIT answered, then the connection lost before the write's WAL position is read (a
+    primary failing over): the write is acknowledged, not refused, and no standby is trusted
+    with this process's reads until the primary's position is sampled again."""
+    item = new_item("uow-after-commit")
+    async with SqlUnitOfWork(engine, replicas=standby) as uow:
+        await uow.items.add(item)
+        await uow.commit()
+        (await uow.driver(write=False)).terminate()  # the committed write's connection
+    async with SqlUnitOfWork(engine) as uow:
+        assert await uow.items.get(item.id) == item
+    assert standby.written == POSITION_UNKNOWN
+    standby.sampled_primary(42)
+    assert standby.written == 42
