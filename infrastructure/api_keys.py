@@ -1,6 +1,5 @@
 """API keys: generated once, configured only as SHA-256 hashes, verified in constant time.
 
-A configured key is one entry `<id>:<scope>:<sha256 hex of the key>` (scope `read` or `write`).
 Keys are 256-bit random tokens, so a fast hash is enough: there is nothing to brute-force.
 """
 
