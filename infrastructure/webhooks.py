@@ -268,7 +268,7 @@ class WebhookDispatcher:
             timeout=self._settings.timeout, transport=self._transport, follow_redirects=False
         ) as client:
             initialised = False
-            failing = 0  # consecutive failed steps: logged once, retried less and less often
+            failing = 0  # consecutive failed steps
             while not stop.is_set():
                 wait = self._settings.poll
                 try:
@@ -277,7 +277,7 @@ class WebhookDispatcher:
                         initialised = True
                     busy = await self.step(client)
                     failing = 0
-                except Exception as error:  # the database away, not migrated yet: go on
+                except Exception as error:  # the database away: go on
                     if not failing:
                         _log.warning("webhook dispatch failed (%s); retrying", type(error).__name__)
                     failing += 1

@@ -17,7 +17,7 @@ COMMAND_TIMEOUT_MARGIN = 0.3
 
 
 def command_timeout(settings: Settings) -> float:
-    """The client-side bound of a statement (and of the wait for a COMMIT, see connection.py)."""
+    """The client-side bound of a statement (and of the wait for a COMMIT)."""
     return settings.statement_timeout + COMMAND_TIMEOUT_MARGIN
 
 

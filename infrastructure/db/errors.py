@@ -24,7 +24,6 @@ SCHEMA_MISSING: Final = "the database schema is missing (not migrated): run `sto
 SCHEMA_BEHIND: Final = (
     "the database schema is behind the migrations' head: run `stockroom db upgrade`"
 )
-#: During a failover: every host of a multi-host URL is a standby, or is starting or stopping.
 NO_PRIMARY_STANDBYS: Final = "no primary: every database host is a standby"
 NO_PRIMARY_STARTING: Final = "no primary: the database is starting up or shutting down"
 NO_PRIMARY_DEMOTED: Final = "no primary: the database is a standby now (read-only)"
@@ -64,7 +63,7 @@ def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
-    """`error`, then what it wraps (SQLAlchemy's `.orig`, or its asyncpg adapter's cause)."""
+    """`error`, then what it wraps (SQLAlchemy's `.orig`, or its cause)."""
     seen: BaseException | None = error
     for _ in range(4):
         if seen is None:

@@ -47,10 +47,8 @@ class ItemRow(SQLModel, table=True):
         CheckConstraint("quantity >= 0", name="quantity_non_negative"),
         CheckConstraint("price >= 0", name="price_non_negative"),
         CheckConstraint("version >= 1", name="version_positive"),
-        # Keyset pagination seeks on (sort column, id) for each sort order.
         Index("ix_items_created_at_id", "created_at", "id"),
         Index("ix_items_name_id", "name", "id"),
-        # Names sort case-insensitively (see repository.py).
         Index("ix_items_lower_name_id", text("lower(name)"), "id"),
         Index("ix_items_price_id", "price", "id"),
         Index("ix_items_sku_id", "sku", "id"),
