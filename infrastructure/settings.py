@@ -34,13 +34,10 @@ class Settings(BaseSettings):
     #: Without database_url, start the embedded PostgreSQL (off in the container image).
     embedded: bool = True
 
-    #: Connections kept open. Under load, requests queue for one rather than open overflow ones,
-    #: which are closed again when returned.
+    #: Under load, requests queue for a connection rather than open overflow ones.
     pool_size: int = Field(default=20, ge=1, le=1000)
     pool_max_overflow: int = Field(default=0, ge=0, le=1000)
-    #: Seconds a request waits for a pooled connection before answering 503.
     pool_timeout: float = Field(default=2.0, gt=0)
-    #: Seconds to establish a new connection before answering 503.
     connect_timeout: float = Field(default=1.5, gt=0)
     #: Server-side statement_timeout; a client-side bound slightly above it catches a silent link.
     statement_timeout: float = Field(default=1.5, gt=0)

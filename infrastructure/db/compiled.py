@@ -40,6 +40,6 @@ class CompiledStatement:
 
 def compile_statement(statement: ClauseElement) -> CompiledStatement:
     compiled = statement.compile(dialect=_DIALECT)
-    assert isinstance(compiled, SQLCompiler)  # a statement compiles to SQL (positional params)
+    assert isinstance(compiled, SQLCompiler)
     names = tuple(compiled.positiontup or ())
     return CompiledStatement(str(compiled), names, dict(compiled.params))

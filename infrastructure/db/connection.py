@@ -23,7 +23,7 @@ _COMMIT_DRIVER_TIMEOUT_EXTRA = 60.0
 class PooledConnection:
     def __init__(self, engine: AsyncEngine, pool: Pool, pooled: PoolProxiedConnection) -> None:
         self.engine = engine
-        self._pool = pool  # the pool it came from: `dispose` replaces the engine's
+        self._pool = pool  # `dispose` replaces the engine's
         self._pooled = pooled
         self.driver: Any = pooled.driver_connection
         self.in_transaction = False
@@ -107,4 +107,4 @@ class PooledConnection:
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
-        future.exception()  # the lost connection's error, reported by the caller already
+        future.exception()  # reported by the caller already

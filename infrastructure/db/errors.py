@@ -16,7 +16,6 @@ from application.errors import DataStoreUnavailable
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57", "40")
 
 
-#: Why the database cannot serve, as /health/ready, the access log and the CLI say it.
 UNREACHABLE: Final = "the database is unreachable (it does not answer)"
 AUTHENTICATION_FAILED: Final = "the database refused the connection: authentication failed"
 DATABASE_MISSING: Final = "the database does not exist"
@@ -31,15 +30,15 @@ DISK_FULL: Final = "the database ran out of disk space"
 
 # A database that answers but cannot serve until an operator acts: a 503, not a 500.
 _UNUSABLE_SQLSTATES: Final = {
-    "28P01": AUTHENTICATION_FAILED,  # invalid_password
+    "28P01": AUTHENTICATION_FAILED,
     "28000": AUTHENTICATION_FAILED,  # invalid_authorization_specification (e.g. pg_hba)
-    "3D000": DATABASE_MISSING,  # invalid_catalog_name
-    "42P01": SCHEMA_MISSING,  # undefined_table
-    "3F000": SCHEMA_MISSING,  # invalid_schema_name
-    "42703": SCHEMA_BEHIND,  # undefined_column
-    "42883": SCHEMA_BEHIND,  # undefined_function
-    "57P03": NO_PRIMARY_STARTING,  # cannot_connect_now
-    "25006": NO_PRIMARY_DEMOTED,  # read_only_sql_transaction: a demoted primary
+    "3D000": DATABASE_MISSING,
+    "42P01": SCHEMA_MISSING,
+    "3F000": SCHEMA_MISSING,
+    "42703": SCHEMA_BEHIND,
+    "42883": SCHEMA_BEHIND,
+    "57P03": NO_PRIMARY_STARTING,
+    "25006": NO_PRIMARY_DEMOTED,
     "53100": DISK_FULL,
 }
 

@@ -68,7 +68,6 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-#: The fields whose new values a creation's event carries: all of the item's own.
 _CREATED_FIELDS: Final = ("sku", "name", "description", "price", "quantity")
 _EVENT_COLUMNS: Final = ("type", "item_id", "sku", "version", "changes")
 
@@ -337,7 +336,7 @@ class SqlItemRepository:
             if row is not None:
                 return row_to_item(row)
             current = await self._current(item_id)
-            current.adjust_stock(delta, now=now)  # raises InsufficientStock or StockLimitExceeded
+            current.adjust_stock(delta, now=now)
         raise _contended()
 
     async def delete(self, item_id: UUID, *, expected_version: int | None) -> None:
