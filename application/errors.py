@@ -28,10 +28,7 @@ class DataStoreUnavailable(ApplicationError):
 
 class CommitOutcomeUnknown(DataStoreUnavailable):
     """The connection was lost after COMMIT was sent: the write may or may not have happened.
-
-    Retrying with the same idempotency key is safe: the key is recorded in the write's own
-    transaction, so a retry either replays the committed answer or writes once.
-    """
+    Retrying with the same idempotency key is safe (it is recorded in the same transaction)."""
 
     def __init__(self) -> None:
         super().__init__(

@@ -1,8 +1,6 @@
 """The change feed's positions (the opaque cursors), queries and pages.
 
-A position is an event's place in commit-safe order: the id of the transaction that wrote it and
-its own id. Storage hands out only events below every transaction still running, so a reader
-that resumes after a position never misses an event that commits later with a smaller number.
+A position is an event's place in commit-safe order: its transaction's id and its own id.
 """
 
 from __future__ import annotations

@@ -55,9 +55,7 @@ SortValue = datetime | str | Decimal
 
 
 def name_order(name: str) -> str:
-    """Names sort case-insensitively, lower-cased (Apple, apple, Zebra; ties by id like every
-    sort). The database orders the lower-cased names by its collation: code point order on the
-    embedded server (C.UTF-8), as here."""
+    """Names sort lower-cased, in the database's collation (code point order when embedded)."""
     return name.lower()
 
 
@@ -82,11 +80,8 @@ _CURSOR_ERRORS: Final = (
 def filters_fingerprint(
     q: str | None, min_price: Decimal | None, max_price: Decimal | None, in_stock: bool | None
 ) -> str:
-    """A short digest of a list's filters, which its cursors carry; UNFILTERED when none.
-
-    Not a secret: it only binds a cursor to the filters of the list that issued it, so a cursor
-    handed to a differently filtered list is refused instead of silently skipping rows.
-    """
+    """A short digest of a list's filters, which its cursors carry (UNFILTERED when none), so a
+    cursor handed to a differently filtered list is refused instead of skipping rows."""
     if q is None and min_price is None and max_price is None and in_stock is None:
         return UNFILTERED
     bounds = [None if b is None else str(b.normalize()) for b in (min_price, max_price)]
@@ -99,11 +94,8 @@ def filters_fingerprint(
 class Cursor:
     """The position after the last item of a page: its sort value and id (the tie-breaker).
 
-    Encoded, it also names its sort and the fingerprint of its filters. Decoding is strict: the
-    token must be exactly the encoding this class produces for values that pass the Item's own
-    rules, for the same sort and filters; anything else is an InvalidCursor. So a forged cursor
-    is either refused or equivalent to one the service could have issued, and no value reaches
-    the database that an item could not hold.
+    Decoding is strict, so a forged cursor is either refused or one the service could have
+    issued, and no value reaches the database that an item could not hold.
     """
 
     sort: Sort

@@ -92,12 +92,8 @@ class EventFeed(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction. Leaving the block without `commit()` rolls everything back.
-
-    A unit opened with `read_only()` promises to read and never write; storage may then serve
-    it from a copy, which is never older than what this process or this request's caller has
-    already been told was written.
-    """
+    """One transaction. Leaving the block without `commit()` rolls everything back. A read-only
+    unit may be served from a copy no older than what its caller was told was written."""
 
     def read_only(self) -> Self:
         """Declare, before entering the block, that this unit only reads; it resets on exit."""

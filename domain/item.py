@@ -70,10 +70,7 @@ class ItemChanges:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewItem:
-    """Validated input for creating an item: the fields a caller may choose, in the Item's order.
-
-    A field without a default is required; one whose default is None may be set to null.
-    """
+    """Validated input for creating an item: the fields a caller may choose, in the Item's order."""
 
     sku: str
     name: str
@@ -137,9 +134,7 @@ class Item:
         )
 
 
-# The field lists the rest of the code derives from: adding a field to Item (and, if callers may
-# set it, to NewItem with its rule above) adds it to the table's mapping, the JSON, the CSV files
-# and the command line's output.
+# The field lists the table's mapping, the JSON, the CSV files and the command line derive from.
 ITEM_FIELDS: Final = tuple(f.name for f in fields(Item))
 WRITABLE_FIELDS: Final = tuple(f.name for f in fields(NewItem))
 READ_ONLY_FIELDS: Final = tuple(name for name in ITEM_FIELDS if name not in WRITABLE_FIELDS)

@@ -1,7 +1,5 @@
-"""Field rules of the Item: each returns the canonical value or raises ValueError.
-
-The limits here are the only definition of the Item's bounds: the table's column types, the
-OpenAPI schema and the interfaces' help texts are derived from them.
+"""Field rules of the Item: each returns the canonical value or raises ValueError. The limits
+here are the only definition of the Item's bounds; the schema and help texts derive from them.
 """
 
 from __future__ import annotations
@@ -29,16 +27,12 @@ VERSION_MAX: Final = INT32_MAX
 BATCH_MAX: Final = 1000
 
 _SKU_PATTERN: Final = re.compile(r"[A-Z0-9][A-Z0-9._-]*")
-#: A price as text: ASCII digits, no leading zero, and an optional point followed by digits (a
-#: sign only so that "-0" means 0); no spaces, no exponent, no digit separators, no other
-#: scripts' digits, which Decimal() would accept.
+#: A price as text: ASCII digits only, refusing the other forms (other scripts' digits, exponents)
+#: that Decimal() would accept.
 _PRICE_TEXT: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.([0-9]+))?")
 #: What a sku may carry around it, trimmed away (a sku is ASCII).
 SKU_SPACE: Final = " \t\r\n"
-#: Code points that show nothing on their own, as inclusive ranges: controls, format characters
-#: (zero-width, bidirectional, tags), every kind of space and separator, and the other default
-#: ignorable code points (fillers, variation selectors), plus the blank Braille pattern. A name
-#: needs at least one character outside them.
+#: Code points that show nothing on their own (inclusive ranges): a name needs one outside them.
 INVISIBLE: Final = (
     (0x0000, 0x0020), (0x007F, 0x00A0), (0x00AD, 0x00AD), (0x034F, 0x034F), (0x0600, 0x0605),
     (0x061C, 0x061C), (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2),
@@ -108,12 +102,8 @@ def normalize_description(value: object) -> str | None:
 
 
 def normalize_price(value: object) -> Decimal:
-    """The price as an exact Decimal with 2 places (-0 is 0.00).
-
-    Text must be ASCII digits with an optional point and at most 2 places; a number (a JSON
-    number arrives as an exact Decimal) must have a value with at most 2 places, so 1e-400 is
-    refused rather than rounded to 0.
-    """
+    """The price as an exact Decimal with 2 places (-0 is 0.00); a value with more places is
+    refused rather than rounded."""
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
         raise ValueError("must be a decimal number or a string holding one")
     if isinstance(value, str):
@@ -129,7 +119,7 @@ def normalize_price(value: object) -> Decimal:
         raise ValueError(f"must be less than {PRICE_LIMIT}")
     if price != price.quantize(PRICE_QUANTUM):
         raise ValueError(f"must have at most {PRICE_PLACES} decimal places")
-    return price.quantize(PRICE_QUANTUM).copy_abs()  # copy_abs: -0.00 is 0.00
+    return price.quantize(PRICE_QUANTUM).copy_abs()
 
 
 def _price_from_text(text: str) -> Decimal:

@@ -1,6 +1,5 @@
 """API keys: generated once, configured only as SHA-256 hashes, verified in constant time.
 
-A configured key is one entry `<id>:<scope>:<sha256 hex of the key>` (scope `read` or `write`).
 Keys are 256-bit random tokens, so a fast hash is enough: there is nothing to brute-force.
 """
 
@@ -56,7 +55,7 @@ def new_key(key_id: str, scope: Scope) -> tuple[str, ApiKey]:
     """A fresh secret (shown once) and the entry that configures it."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(key_id, scope, _digest(secret))
-    ApiKey.parse(key.entry())  # the id must be valid in an entry
+    ApiKey.parse(key.entry())
     return secret, key
 
 

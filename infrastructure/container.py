@@ -76,10 +76,8 @@ class Container(containers.DeclarativeContainer):
     database_url = providers.Singleton(prepare_database, settings)
     engine = providers.Singleton(build_engine, database_url, settings)
     engine_lifecycle = providers.Resource(_engine_lifecycle, engine)
-    # Built once: every unit of work, reads included, takes it.
     idempotency_ttl = providers.Singleton(_idempotency_ttl, settings)
     transaction_setup = providers.Singleton(transaction_setup, settings)
-    #: The streaming standbys read-only units may run on (none configured: all on the primary).
     replicas = providers.Singleton(build_replicas, settings)
     replicas_lifecycle = providers.Resource(replicas_lifecycle, replicas, database_url)
     commit_timeout = providers.Singleton(command_timeout, settings)

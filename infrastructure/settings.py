@@ -31,22 +31,15 @@ class Settings(BaseSettings):
     #: postgresql+asyncpg://user:password@host:5432/db; unset = embedded PostgreSQL under data_dir.
     database_url: SecretStr | None = None
     data_dir: Path = Path(".stockroom")
-    #: Without database_url, start the embedded PostgreSQL; off in the container image, where
-    #: the database is external and a missing database_url is a configuration error.
+    #: Without database_url, start the embedded PostgreSQL (off in the container image).
     embedded: bool = True
 
-    #: Connections kept open. Under load, requests queue for one (up to pool_timeout) rather
-    #: than open extra ones: an overflow connection is closed again when returned, so a busy
-    #: service would open (fork a backend, re-prepare statements) dozens of them a second.
+    #: Under load, requests queue for a connection rather than open overflow ones.
     pool_size: int = Field(default=20, ge=1, le=1000)
     pool_max_overflow: int = Field(default=0, ge=0, le=1000)
-    #: Seconds a request waits for a pooled connection before answering 503.
     pool_timeout: float = Field(default=2.0, gt=0)
-    #: Seconds to establish a new connection before answering 503.
     connect_timeout: float = Field(default=1.5, gt=0)
-    #: Server-side statement_timeout; a statement past it is cancelled by PostgreSQL.
-    #: With the client-side bound 0.3 s above it, even a connection that silently stops
-    #: answering gives its 503 within 2 s (the outage promise in README.md).
+    #: Server-side statement_timeout; a client-side bound slightly above it catches a silent link.
     statement_timeout: float = Field(default=1.5, gt=0)
     #: Server-side idle_in_transaction_session_timeout: a safety net the service never hits.
     idle_in_transaction_timeout: float = Field(default=30.0, gt=0)
@@ -58,8 +51,7 @@ class Settings(BaseSettings):
     #: Seconds a standby may be behind the primary and still serve reads.
     replica_max_lag: float = Field(default=1.0, gt=0)
 
-    #: API keys as `<id>:<read|write>:<sha256 hex>` entries, comma-separated or a JSON list.
-    #: None configured: the API is open (and says so at start-up).
+    #: `<id>:<read|write>:<sha256 hex>` entries, comma-separated or a JSON list; none: open API.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: With keys configured, let GET requests through without a key.
     public_reads: bool = False
@@ -78,20 +70,16 @@ class Settings(BaseSettings):
     webhooks_dispatch: bool = True
     #: Let webhook targets be on loopback, link-local or private networks (tests, closed nets).
     webhooks_allow_private: bool = False
-    #: Seconds one delivery attempt may take.
     webhooks_timeout: float = Field(default=10.0, gt=0, le=120)
     #: Seconds before the first retry; each retry waits up to twice as long (with jitter).
     webhooks_retry_base: float = Field(default=5.0, gt=0)
-    #: The longest wait between two attempts, in seconds.
     webhooks_retry_cap: float = Field(default=3600.0, gt=0)
     #: How long a delivery is retried before it is given up (seconds or ISO 8601; 3 days).
     webhooks_retry_for: timedelta = Field(default=timedelta(days=3), gt=timedelta(0))
     #: Seconds `serve` waits for in-flight requests after SIGTERM before closing them.
     shutdown_grace: int = Field(default=20, ge=1)
     #: Seconds `serve` keeps serving after SIGTERM while /health/ready answers 503, so that a
-    #: load balancer takes it out of rotation before it stops accepting. 5: a balancer checking
-    #: every second and needing two failures (HAProxy's inter 1s fall 2) notices within about
-    #: 2 s; the rest is margin for a slow check. 0: stop accepting at once.
+    #: load balancer takes it out of rotation before it stops accepting. 0: stop at once.
     shutdown_drain: float = Field(default=5.0, ge=0, le=300)
     #: Seconds a client has to send a request's line and headers; the connection is closed after.
     header_timeout: float = Field(default=10.0, gt=0, le=300)

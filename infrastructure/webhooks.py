@@ -1,17 +1,10 @@
 """Webhook delivery: subscriptions in PostgreSQL, deliveries made from the change feed, sent
 signed per Standard Webhooks, at least once, in order per item, by any number of dispatchers.
 
-1. Fan-out: one dispatcher at a time (the position row is locked with SKIP LOCKED) reads the
-   feed in commit-safe order after the position, adds a delivery per event and subscription that
-   wants it, and moves the position, in one transaction: no event is skipped or fanned out twice.
-2. Claim: a short transaction takes due deliveries with FOR UPDATE SKIP LOCKED, leaving out any
-   whose item has an earlier pending delivery to the same subscription (order per item), and
-   leases them (`next_attempt_at` past the attempt's timeout). No transaction stays open while
-   a request is in flight: that would hold back the feed (see db/events.py).
-3. Send, then record the outcome: delivered; a 410 disables the subscription; anything else is
-   retried after Retry-After or an exponential backoff with jitter, until `retry_for` has passed
-   since the event. A dispatcher killed mid-delivery leaves its lease to run out: the delivery is
-   sent again (at least once; receivers de-duplicate by `webhook-id`).
+Fan-out moves the feed position and adds the deliveries in one transaction, so no event is skipped
+or fanned out twice. Claiming leases due deliveries (SKIP LOCKED, order per item) in a short
+transaction: none stays open while a request is in flight, which would hold back the feed. A
+dispatcher killed mid-delivery leaves its lease to run out, and the delivery is sent again.
 """
 
 from __future__ import annotations
@@ -44,8 +37,6 @@ from infrastructure.db.errors import unavailable_on_outage
 _log = logging.getLogger("stockroom.webhooks")
 _FANOUT_BATCH: Final = 500
 
-
-# Subscriptions.
 
 _ADD: Final = text(
     "INSERT INTO webhook_subscriptions (id, url, event_types, secret, active, created_at) "
@@ -115,9 +106,6 @@ class SqlSubscriptionStore:
         return gone is not None
 
 
-# Which hosts may be called.
-
-
 class TargetPolicy:
     """Refuses URLs whose host resolves to a loopback, link-local, private, reserved, multicast
     or unspecified address (the service's own network), unless `allow_private`."""
@@ -153,26 +141,21 @@ class TargetPolicy:
                 )
 
 
-# Dispatching.
-
-
 @dataclass(frozen=True, slots=True)
 class DispatchSettings:
-    timeout: float = 10.0  # seconds per attempt
-    retry_base: float = 5.0  # seconds before the first retry (doubling, with jitter)
-    retry_cap: float = 3600.0  # the longest wait between two attempts
-    retry_for: timedelta = timedelta(days=3)  # then the delivery is given up
-    poll: float = 0.5  # seconds between looks when there is nothing to do
-    batch: int = 50  # deliveries claimed (and sent concurrently) at once
+    timeout: float = 10.0
+    retry_base: float = 5.0
+    retry_cap: float = 3600.0
+    retry_for: timedelta = timedelta(days=3)
+    poll: float = 0.5
+    batch: int = 50
 
 
 _FANOUT_INIT: Final = text(
     "INSERT INTO webhook_fanout (singleton, xid, id) VALUES (true, 0, 0) "
     "ON CONFLICT (singleton) DO NOTHING"
 )
-# One statement (so no session ever sits idle in a transaction): lock the position (another
-# dispatcher holding it: nothing to do), read the settled events after it, add their deliveries,
-# move it. The deliveries name their events; the event itself is read when it is sent.
+# One statement, so no session ever sits idle in a transaction.
 _FANOUT: Final = text("""
 WITH position AS (
     SELECT xid, id FROM webhook_fanout FOR UPDATE SKIP LOCKED
@@ -285,7 +268,7 @@ class WebhookDispatcher:
             timeout=self._settings.timeout, transport=self._transport, follow_redirects=False
         ) as client:
             initialised = False
-            failing = 0  # consecutive failed steps: logged once, retried less and less often
+            failing = 0  # consecutive failed steps
             while not stop.is_set():
                 wait = self._settings.poll
                 try:
@@ -294,7 +277,7 @@ class WebhookDispatcher:
                         initialised = True
                     busy = await self.step(client)
                     failing = 0
-                except Exception as error:  # the database away, not migrated yet: go on
+                except Exception as error:  # the database away: go on
                     if not failing:
                         _log.warning("webhook dispatch failed (%s); retrying", type(error).__name__)
                     failing += 1

@@ -1,9 +1,7 @@
 """Expected failures of a command or a script: the one line each is reported with, and the quiet
-end when the reader of stdout has gone; an output that cannot be written (OutputFailed) is one of
-them, never taken for the database. Anything else is a bug, and keeps its traceback.
+end when the reader of stdout has gone. Anything else is a bug, and keeps its traceback.
 
-The exception classes are imported when a failure is classified, not when this module loads: a
-command's `--help` and usage errors must not pay for SQLAlchemy, asyncpg or the settings.
+The exception classes are imported lazily: `--help` must not pay for SQLAlchemy or asyncpg.
 """
 
 from __future__ import annotations
@@ -20,30 +18,20 @@ from interfaces.terminal import plain
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-#: The status of a command whose reader went away (`... | head`): what a shell reports for a
-#: Unix tool ended by SIGPIPE (128 + 13), without dying of the signal so cleanup still runs.
+#: What a shell reports for a tool ended by SIGPIPE, without dying of it so cleanup still runs.
 CLOSED_PIPE: Final = 141
 
 
 class OutputFailed(Exception):
-    """Writing the output failed: the disk is full, an I/O error, the descriptor was closed.
-
-    Not an OSError: code that takes an OSError for the database going away (a connection
-    refused or reset) must never see one that came from the output.
-    """
+    """Writing the output failed (not an OSError: that would be taken for a database outage)."""
 
     def __init__(self, error: OSError) -> None:
         super().__init__(f"cannot write the output: {error.strerror or error}")
 
 
 class OutputFile(io.FileIO):
-    """A descriptor written as a command's output (stdout, an export's file), whose failed writes
-    raise OutputFailed (a closed pipe stays BrokenPipeError).
-
-    After the first failure the descriptor points at /dev/null: the output still buffered is
-    dropped by the flushes to come (the command's, the interpreter's at exit), which cannot fail
-    again and bury the one line the failure is reported with.
-    """
+    """A command's output descriptor whose failed writes raise OutputFailed; it then points at
+    /dev/null, so later flushes cannot fail again and bury the one line reported."""
 
     def write(self, data: ReadableBuffer, /) -> int:
         try:
@@ -57,12 +45,8 @@ class OutputFile(io.FileIO):
 
 @contextmanager
 def checked_stdout() -> Iterator[None]:
-    """Within: `sys.stdout` raises OutputFailed when its output cannot be written.
-
-    A stdout closed when the process started (`>&-`) fails its first write with "Bad file
-    descriptor", as it fails in other Unix tools, rather than Python's silent None: descriptor 1
-    is held open read-only, which also keeps a file or socket opened later from taking its number.
-    A stdout replaced already (a test's capture) is left as it is.
+    """Within: `sys.stdout` raises OutputFailed when its output cannot be written. A stdout closed
+    at start fails with EBADF, as in other Unix tools; descriptor 1 stays held so nothing takes it.
     """
     previous = sys.stdout
     if previous is not sys.__stdout__:
@@ -94,11 +78,7 @@ def _hold_closed(descriptor: int) -> None:
 
 
 def say(message: str) -> None:
-    """One line on stderr, control characters neutralised.
-
-    A stderr that is closed or fails (`2>/dev/full`) leaves nothing sensible to report on: the
-    line is dropped, the exit status still tells.
-    """
+    """One line on stderr, control characters neutralised; dropped if stderr fails."""
     stream = sys.stderr
     if stream is None:  # closed when the process started
         return

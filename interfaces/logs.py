@@ -1,11 +1,7 @@
 """Structured logs: JSON lines when not on a terminal, readable when on one.
 
-Every record, ours or a library's (uvicorn, alembic), goes through structlog's formatter, and every
-record written while handling a request carries its request id.
-
-The access line, one per request, skips the standard library's logging: structlog's own loggers
-render it straight to bytes with orjson (a `LogRecord`, its handler and a formatter cost about a
-tenth of a GET's CPU in the benchmark). Both paths render alike.
+Every record, ours or a library's, goes through structlog's formatter. The access line skips the
+standard library's logging (its records and handlers are costly per request); both render alike.
 """
 
 from __future__ import annotations
@@ -76,9 +72,7 @@ def configure_logging(
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # The edge middleware writes the one line per request; uvicorn's access log would be a second
-    # (uvicorn logs access whenever that logger has a handler, including an inherited one).
-    # Alembic announces each of its plugins at INFO on every migration run.
+    # The edge writes the access line; uvicorn's would be a second one.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     access.handlers[:] = []

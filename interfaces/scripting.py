@@ -1,10 +1,5 @@
-"""Running use cases from a command or a script: the container the HTTP API uses, started and shut
-down the same way (interfaces/lifecycle.py).
-
-`run_with_container` raises ordinary exceptions (the domain's, the application's,
-`ConfigurationError` for a bad STOCKROOM_* setting); `exit_status` turns the expected ones into the
-command line's one-line failures and exit statuses.
-"""
+"""Running use cases from a command or a script on the container the HTTP API uses; `exit_status`
+turns the expected failures into one-line messages and exit statuses."""
 
 from __future__ import annotations
 
@@ -36,8 +31,7 @@ def run_with_container(work: Callable[[Container], Coroutine[Any, Any, T]]) -> T
 
     settings = load_configured_settings()
     if not gc.isenabled():
-        # The console script loads with the collector off (cli/main.py); what is loaded by now
-        # lives until exit, so the collector can leave it out of its walks.
+        # What is loaded by now lives until exit: keep it out of the collector's walks.
         gc.freeze()
         gc.enable()
 
@@ -49,13 +43,8 @@ def run_with_container(work: Callable[[Container], Coroutine[Any, Any, T]]) -> T
 
 
 def exit_status(script: Callable[[], object]) -> int:
-    """Run `script`; return the status to exit with: 0 done; 1 an expected failure (database
-    unreachable, a domain error, an output that cannot be written, ...) and 2 a bad setting, each
-    reported as one `error: ...` line on stderr; 141, quietly, when the reader of stdout has gone
-    (`script.py | head`).
-
-    Anything else is a bug and propagates with its traceback.
-    """
+    """Run `script`; return the status to exit with: 0 done, 1 an expected failure, 2 a bad
+    setting, 141 when the reader of stdout has gone. Anything else propagates."""
     with checked_stdout():
         try:
             script()

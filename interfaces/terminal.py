@@ -1,10 +1,7 @@
 """Text from the catalog made safe to show on a terminal.
 
-Item names and descriptions may hold control characters: written raw, `ESC[41m` would paint the
-terminal, `ESC]0;...BEL` retitle the window, a carriage return hide what came before, and a
-bidirectional override reorder what an operator reads (text that displays unlike its bytes). Every
-C0 and C1 control (and DEL) is shown as its `\\xNN` escape instead, every bidirectional control
-as its `\\uNNNN` escape; JSON output is left exact.
+Written raw, control characters in names would paint or retitle the terminal, or reorder what an
+operator reads: they are shown as their escapes instead (JSON output is left exact).
 """
 
 from __future__ import annotations

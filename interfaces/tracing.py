@@ -1,16 +1,7 @@
 """Opt-in OpenTelemetry tracing, configured by the standard OTEL_* environment variables.
 
-On when an exporter is configured: `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`), or
-`OTEL_TRACES_EXPORTER` (`otlp`, `console`). `OTEL_SDK_DISABLED=true` keeps it off. Then every
-request gets a server span named for its route template, every SQL statement a client span
-under it (on asyncpg, which runs every statement the service sends: one layer of database
-spans), an incoming W3C `traceparent` becomes the request span's parent, and every log line
-written inside a span carries `trace_id` and `span_id`. The sampler, service name and exporter
-settings are the SDK's own variables (`OTEL_TRACES_SAMPLER`, `OTEL_SERVICE_NAME`, ...).
-
-Off, neither the SDK nor an instrumentation is imported (they are an optional extra,
-`stockroom[otel]`; FastAPI itself imports the small OpenTelemetry API when it is installed), and
-no middleware, wrapper or log processor is installed: tracing then costs nothing per request.
+Off (no exporter configured), neither the SDK nor an instrumentation is imported, and nothing is
+installed: tracing then costs nothing per request.
 """
 
 from __future__ import annotations
@@ -38,12 +29,8 @@ _installed: list[bool] = []
 
 @contextmanager
 def untraced() -> Iterator[None]:
-    """Statements run meanwhile export no spans.
-
-    For the service's own work outside any request (the pool's warm-up at start, the periodic
-    purge): each of its statements would otherwise be a root trace of its own, an orphan
-    with no request to explain it.
-    """
+    """Statements run meanwhile export no spans: work outside any request would otherwise make
+    orphan root traces."""
     if not _installed:
         yield
         return
@@ -72,8 +59,7 @@ def _asked_for(environ: Mapping[str, str]) -> bool:
 
 
 def _provider_from_environment() -> TracerProvider:
-    # The SDK reads the sampler (OTEL_TRACES_SAMPLER/_ARG) and the resource (OTEL_SERVICE_NAME,
-    # OTEL_RESOURCE_ATTRIBUTES) itself; the exporters read their own endpoint and headers.
+    # The SDK and the exporters read their own OTEL_* settings.
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: PLC0415
     from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
     from opentelemetry.sdk.trace.export import (  # noqa: PLC0415
@@ -107,11 +93,8 @@ def _provider_from_environment() -> TracerProvider:
 
 
 def install_tracing(app: FastAPI, tracer_provider: TracerProvider | None = None) -> bool:
-    """Trace `app`'s requests and every asyncpg statement of this process.
-
-    With no `tracer_provider`, only when the environment asks for it (see `tracing_enabled`),
-    with a provider built from it. Returns whether tracing was installed.
-    """
+    """Trace `app`'s requests and every asyncpg statement of this process, if the environment
+    asks for it (or a `tracer_provider` is given); whether it was installed."""
     if tracer_provider is None:
         if not tracing_enabled():
             if _asked_for(os.environ):

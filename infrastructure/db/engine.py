@@ -17,7 +17,7 @@ COMMAND_TIMEOUT_MARGIN = 0.3
 
 
 def command_timeout(settings: Settings) -> float:
-    """The client-side bound of a statement (and of the wait for a COMMIT, see connection.py)."""
+    """The client-side bound of a statement (and of the wait for a COMMIT)."""
     return settings.statement_timeout + COMMAND_TIMEOUT_MARGIN
 
 
@@ -31,12 +31,8 @@ def _ms(seconds: float) -> str:
 def _abort_invalidated(
     _dbapi_connection: Any, record: ConnectionPoolEntry, _error: BaseException | None
 ) -> None:
-    """Drop an invalidated connection at once instead of closing it politely.
-
-    After a command timeout asyncpg sends a cancel request in the background, and SQLAlchemy's
-    polite close waits for it. On a network that silently stopped answering that wait is
-    another full command timeout, which doubled the time a request hung before its 503.
-    """
+    """Drop an invalidated connection at once: a polite close waits for asyncpg's cancel request,
+    which on a silent network is another full command timeout."""
     driver = record.driver_connection
     if driver is not None:
         driver.terminate()
@@ -84,18 +80,15 @@ def build_engine(
         server_settings.update(timeouts)
     connect_args: dict[str, Any] = {
         "timeout": settings.connect_timeout,
-        # The client-side bound: a connection that silently stops answering must not hang a
-        # request forever; the server-side statement_timeout normally fires first.
+        # A connection that silently stops answering must not hang a request forever.
         "command_timeout": command_timeout(settings),
         "server_settings": server_settings,
     }
     if settings.pgbouncer:
-        # Transaction pooling hands each transaction a different server connection, so named
-        # prepared statements cannot be reused or even kept: unique names, no cache.
+        # Transaction pooling hands each transaction a different server connection.
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_name_func"] = lambda: f"__asyncpg_{uuid4()}__"
-        # SQLAlchemy's own prepared-statement cache (its asyncpg adapter reads this connect
-        # argument; create_engine() itself rejects it).
+        # SQLAlchemy's own cache (its asyncpg adapter reads this connect argument).
         connect_args["prepared_statement_cache_size"] = 0
     engine = create_async_engine(
         url,
@@ -103,20 +96,14 @@ def build_engine(
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout,
         pool_recycle=1800,
-        # Nothing to reset on return: the unit of work ends its own transaction on the driver
-        # (SQLAlchemy's rollback-on-return only ends transactions SQLAlchemy began, and a
-        # SQLAlchemy connection rolls those back itself when closed). So returning a
-        # connection never awaits unless it closes it (see connection.py).
+        # Nothing to reset on return: the unit of work ends its own transaction on the driver.
         pool_reset_on_return=None,
         connect_args=connect_args,
     )
     event.listen(engine.sync_engine, "invalidate", _abort_invalidated)
     if settings.pgbouncer:
-        # PgBouncer refuses startup parameters it does not track (statement_timeout, ...), and
-        # `ignore_startup_parameters` would drop them silently, and with them the timeouts.
-        # A session-level SET would stick to whichever server connection ran it. So each
-        # transaction sets them for itself (one extra statement, only behind PgBouncer): here
-        # those SQLAlchemy begins, in the unit of work those it begins on the driver.
+        # PgBouncer refuses (or silently drops) startup parameters, and a session SET would stick
+        # to one server connection: each transaction sets the timeouts for itself.
         setup = transaction_setup(settings)
         assert setup is not None
 

@@ -12,13 +12,10 @@ from sqlalchemy import exc as sa_exc
 
 from application.errors import DataStoreUnavailable
 
-# SQLSTATE classes that mean "the database cannot serve this now", not "your request is wrong":
-# 08 connection exception, 53 insufficient resources, 57 operator intervention (incl. 57014
-# query_canceled from statement_timeout, 57P01 admin shutdown), 40001/40P01 serialization/deadlock.
+# SQLSTATE classes that mean "the database cannot serve this now", not "your request is wrong".
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57", "40")
 
 
-#: Why the database cannot serve, as /health/ready, the access log and the CLI say it.
 UNREACHABLE: Final = "the database is unreachable (it does not answer)"
 AUTHENTICATION_FAILED: Final = "the database refused the connection: authentication failed"
 DATABASE_MISSING: Final = "the database does not exist"
@@ -26,25 +23,22 @@ SCHEMA_MISSING: Final = "the database schema is missing (not migrated): run `sto
 SCHEMA_BEHIND: Final = (
     "the database schema is behind the migrations' head: run `stockroom db upgrade`"
 )
-#: During a failover: every host of a multi-host URL is a standby, or is starting or stopping.
 NO_PRIMARY_STANDBYS: Final = "no primary: every database host is a standby"
 NO_PRIMARY_STARTING: Final = "no primary: the database is starting up or shutting down"
 NO_PRIMARY_DEMOTED: Final = "no primary: the database is a standby now (read-only)"
 DISK_FULL: Final = "the database ran out of disk space"
 
-# A database that answers but cannot serve until an operator acts: a 503 like an outage, not
-# a 500, since nothing in the request is wrong and the service recovers once it is fixed.
+# A database that answers but cannot serve until an operator acts: a 503, not a 500.
 _UNUSABLE_SQLSTATES: Final = {
-    "28P01": AUTHENTICATION_FAILED,  # invalid_password
+    "28P01": AUTHENTICATION_FAILED,
     "28000": AUTHENTICATION_FAILED,  # invalid_authorization_specification (e.g. pg_hba)
-    "3D000": DATABASE_MISSING,  # invalid_catalog_name
-    "42P01": SCHEMA_MISSING,  # undefined_table
-    "3F000": SCHEMA_MISSING,  # invalid_schema_name
-    "42703": SCHEMA_BEHIND,  # undefined_column
-    "42883": SCHEMA_BEHIND,  # undefined_function
-    "57P03": NO_PRIMARY_STARTING,  # cannot_connect_now
-    "25006": NO_PRIMARY_DEMOTED,  # read_only_sql_transaction: a demoted primary
-    # disk_full: writes fail until space is freed (the server's log names the file), reads go on.
+    "3D000": DATABASE_MISSING,
+    "42P01": SCHEMA_MISSING,
+    "3F000": SCHEMA_MISSING,
+    "42703": SCHEMA_BEHIND,
+    "42883": SCHEMA_BEHIND,
+    "57P03": NO_PRIMARY_STARTING,
+    "25006": NO_PRIMARY_DEMOTED,
     "53100": DISK_FULL,
 }
 
@@ -68,10 +62,9 @@ def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
-    """`error`, then what it wraps: SQLAlchemy keeps the driver's error as `.orig`, and its
-    asyncpg adapter may raise its own translation, keeping the driver's error as its cause."""
+    """`error`, then what it wraps (SQLAlchemy's `.orig`, or its cause)."""
     seen: BaseException | None = error
-    for _ in range(4):  # never a long chain
+    for _ in range(4):
         if seen is None:
             return
         yield seen
@@ -102,10 +95,10 @@ def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer 
         return True
     if sqlstate_of(error) == "25006" or _no_matching_host(error):
         return True
-    if isinstance(error, asyncpg.PostgresError):  # raised by statements run on the driver
+    if isinstance(error, asyncpg.PostgresError):
         return str(error.sqlstate or "").startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
     if isinstance(error, asyncpg.InterfaceError | asyncpg.InternalClientError):
-        return True  # e.g. the connection was closed under us, mid-operation
+        return True
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return True
@@ -114,8 +107,7 @@ def is_unavailable(error: BaseException) -> bool:  # noqa: PLR0911  (one answer 
             return state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
         # No SQLSTATE: the driver failed below the protocol (socket closed, timeout).
         return isinstance(error, sa_exc.InterfaceError | sa_exc.OperationalError)
-    # SQLAlchemy's asyncpg adapter raises its own error, unwrapped, when a new connection is
-    # refused (57P03: the server is starting up, e.g. in crash recovery).
+    # SQLAlchemy's asyncpg adapter raises its own error, unwrapped, when a connection is refused.
     state = sqlstate_of(error)
     return state is not None and state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
 
@@ -147,8 +139,7 @@ def is_demoted(error: BaseException) -> bool:
 
 
 def drops_pool(error: BaseException) -> bool:
-    """The pool's other connections are most likely unusable too: they went with this one, or
-    they lead to a demoted primary (they must reconnect to find the new one)."""
+    """The pool's other connections are most likely unusable too (gone, or to a demoted primary)."""
     return is_disconnect(error) or is_demoted(error)
 
 
@@ -175,8 +166,7 @@ def primary_lost(error: BaseException) -> bool:
 
 @contextmanager
 def unavailable_on_outage() -> Iterator[None]:
-    """Re-raise connectivity, pool and timeout failures, and a database that answers but cannot
-    serve (credentials refused, database or schema missing), as DataStoreUnavailable."""
+    """Re-raise outages, and a database that answers but cannot serve, as DataStoreUnavailable."""
     try:
         yield
     except DataStoreUnavailable:

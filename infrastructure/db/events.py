@@ -1,13 +1,9 @@
 """The change feed in PostgreSQL: reading item_events in commit-safe order, and purging it.
 
-Event ids come from an identity column, taken at INSERT; transactions commit in another order,
-so a reader at `id > 41` would never see 40 if it commits after 41 was read. Each event also
-holds the id of the transaction that wrote it (`xid`, an xid8 that never wraps), and the feed
-is read in (xid, id) order only below `pg_snapshot_xmin(pg_current_snapshot())`, the oldest
-transaction still running (xid8s, held as bigints): every event below it is committed (and
-visible) or rolled back (and never will be), so nothing can appear later before a position
-already handed out. The cost: an open write transaction holds back every event after its own
-until it ends.
+Transactions commit out of id order, so a reader at `id > 41` could miss 40 committed later. The
+feed is read in (xid, id) order only below the oldest transaction still running (xmin): every
+event below it is committed or never will be, so nothing appears behind a position handed out.
+The cost: an open write transaction holds back every event after its own until it ends.
 """
 
 from __future__ import annotations
@@ -124,8 +120,7 @@ async def purge_events(engine: AsyncEngine, retention: timedelta, batch: int) ->
 
 
 class EventPurger:
-    """Deletes events past retention in small batches (short transactions, short locks), until
-    none is left; any number of processes may run it at once."""
+    """Deletes events past retention in small batches (short locks); safe to run concurrently."""
 
     def __init__(self, engine: AsyncEngine, retention: timedelta, batch: int = 1000) -> None:
         self._engine = engine

@@ -16,29 +16,21 @@ ITEM_COLUMNS: Final[Sequence[ColumnElement[Any]]] = tuple(ITEMS.c[name] for name
 
 
 def standard_uuid(value: UUID) -> UUID:
-    """The standard library's UUID of asyncpg's (its own subclass; the domain holds the former).
-
-    Built from the 128-bit integer through the slots' own setters, without `UUID.__init__`
-    and its argument parsing: it runs for every row a list page maps."""
+    """The standard library's UUID of asyncpg's subclass, without `UUID.__init__`'s parsing."""
     uuid = object.__new__(UUID)
     _SET_UUID_INT(uuid, value.int)
     _SET_UUID_IS_SAFE(uuid, SafeUUID.unknown)
     return uuid
 
 
-# UUID refuses attribute assignment; its own __setstate__ sets these slots through
-# object.__setattr__, and their setters do the same without looking the name up.
+# UUID refuses attribute assignment; its own __setstate__ sets these slots the same way.
 _SET_UUID_INT: Final = UUID.__dict__["int"].__set__
 _SET_UUID_IS_SAFE: Final = UUID.__dict__["is_safe"].__set__
 
 
 def row_to_item(row: Sequence[Any]) -> Item:
-    """The Item a stored row holds (its values in ITEM_FIELDS order), equal to `Item(*row)`.
-
-    A row's values are an item's own (written from an Item, held to its rules by the table's
-    constraints), so the slots are set directly rather than through the frozen dataclass's
-    `__init__`: a list page builds an item for every row it reads.
-    """
+    """The Item a stored row holds, equal to `Item(*row)`: a row's values already keep the
+    item's rules (the table's constraints), so the slots are set directly."""
     item = object.__new__(Item)
     _SET_ID(item, standard_uuid(row[0]))
     for position, set_field in _SET_OTHER_FIELDS:

@@ -1,18 +1,9 @@
 """Readiness: the database answers and its schema is one this release can serve; if not, why.
 
-A release serves its own head, and a database ahead of it by expand revisions only: the newer
-release's runner records, for each revision it applies, the oldest release head that can serve
-it (see infrastructure/db/migrator.py). So the rule needs no file of the newer release:
-
-- at this release's head: ready;
-- at a revision this release knows, other than its head: behind, not ready;
-- at a revision it does not know, recorded as served from a revision it knows (its head or
-  older): ahead by compatible revisions, ready;
-- at a revision it does not know, recorded as served only from one it does not know (a newer
-  contract), or with no record at all: not ready.
-
-The standbys are reported too, as their monitors last saw them (no query each probe): a standby
-out of rotation only moves reads to the primary, so readiness follows the primary alone.
+A release serves its own head, and a database ahead of it by expand revisions only, which the
+newer release's runner records (the oldest head that can serve each revision), so no file of the
+newer release is needed. Readiness follows the primary alone: a standby out of rotation only moves
+reads to the primary.
 """
 
 from __future__ import annotations
@@ -109,7 +100,7 @@ class ReadinessProbe:
                 if current is not None and current not in self._known:
                     oldest = await self._oldest_head(connection, current)
         except Exception as error:
-            reason = unavailability(error)  # alembic_version missing: the schema is missing
+            reason = unavailability(error)
             if reason is None:
                 reason = f"the database cannot serve ({type(error).__name__})"
             return Readiness(False, reason)

@@ -1,10 +1,7 @@
-"""The standbys' monitor: polls each standby's replay position, and the primary's WAL position,
-on connections of its own every POLL_INTERVAL (not a query per request).
+"""The standbys' monitor: polls each standby's replay position, and the primary's WAL position.
 
-Sampling the primary on the same tick measures a standby's lag against the primary, not
-against the time of its last replayed transaction, which grows on a primary that writes nothing.
-A poll unanswered within POLL_TIMEOUT calls the standby silent and takes it out of rotation,
-which also ends the reads still running on it (see replicas.py).
+Sampling the primary on the same tick measures lag against the primary, not against the last
+replayed transaction's time, which grows on a primary that writes nothing.
 """
 
 from __future__ import annotations
@@ -96,8 +93,7 @@ class _Poller:
 
 
 def _problem(error: Exception) -> str:
-    """Why a poll failed, as the primary's readiness says it: a standby refusing the
-    credentials is told from one that does not answer."""
+    """Why a poll failed, as the primary's readiness says it."""
     if isinstance(error, TimeoutError):
         return "silent"
     reason = unavailability(error)

@@ -1,14 +1,9 @@
 """Read replicas: which database a read-only unit of work may run on, and read-your-writes.
 
-A read may run on a streaming standby only when that standby is known to have replayed every
-write the reader must see: the process's own acknowledged writes (their LSNs are tracked) and,
-within a request, the consistency token the caller sent back (`Session.floor`). Otherwise it
-runs on the primary: never a wait, so a lagging standby costs nothing but primary load. What a
-standby has replayed, and whether it answers, its monitor finds out (replica_monitor.py).
-
-A standby taken out of rotation also ends the reads still running on it (`take_out`): their
-units run them again on the primary (standby_reads.py). That is the client-side bound of a read
-on a standby that stopped answering, which PostgreSQL cannot enforce itself.
+A read runs on a standby only when it is known to have replayed every write the reader must see
+(this process's acknowledged writes, the caller's consistency token); otherwise on the primary,
+never waiting. Taking a standby out of rotation ends the reads running on it, which then run on
+the primary: PostgreSQL cannot bound a read on a standby that stopped answering.
 """
 
 from __future__ import annotations
@@ -33,8 +28,7 @@ _log = logging.getLogger(__name__)
 #: A standby whose last good poll is older than this is out of rotation (the monitor stalled).
 FRESHNESS: Final = 1.5
 
-#: Inside a transaction's unit, after COMMIT: the insert position is past the commit record
-#: even with synchronous_commit off (the write position may not be yet).
+#: After COMMIT the insert position is past the commit record even with synchronous_commit off.
 CURRENT_LSN_SQL: Final = "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint"
 
 Target = Literal["primary", "replica"]
@@ -58,11 +52,8 @@ def parse_lsn(text: str) -> int | None:
 
 @dataclass(slots=True)
 class Session:
-    """One request's consistency: the LSN its reads must see, and the LSN of its writes.
-
-    `floor` None means the request named none; `unknown` that it sent a token that cannot be
-    read, so no standby can be shown to be fresh enough.
-    """
+    """One request's consistency: the LSN its reads must see (`unknown`: an unreadable token, so
+    no standby is fresh enough), and the LSN of its writes."""
 
     floor: int | None = None
     unknown: bool = False
@@ -83,7 +74,7 @@ class Replica:
     in_recovery: bool = False
     lag: float | None = None  # seconds behind the primary, None when unknown
     problem: str = "not polled yet"
-    #: The asyncpg connections of the reads running on it now (see take_out).
+    #: The asyncpg connections of the reads running on it now.
     readers: set[Any] = field(default_factory=set)
 
     def usable(self, now: float, max_lag: float) -> bool:
@@ -178,7 +169,7 @@ class ReplicaSet:
     def take_out(self, replica: Replica, problem: str) -> None:
         """Out of rotation until its monitor sees it healthy again; the reads running on it
         fail at once (as a lost connection), and their units run them on the primary."""
-        if replica.problem != problem:  # said once per change, not once per poll
+        if replica.problem != problem:
             _log.warning("replica %s out of rotation: %s", replica.name, problem)
         replica.problem = problem
         readers, replica.readers = replica.readers, set()

@@ -1,19 +1,9 @@
-"""The Item repository: statements built with SQLModel/SQLAlchemy, run through the unit of work
-(see compiled.py).
+"""The Item repository: statements built with SQLModel/SQLAlchemy, run through the unit of work.
 
-Every write is one statement with RETURNING (no select-before-update): the condition that keeps an
-invariant (version match, stock within bounds, sku free) is part of the statement, so concurrent
-requests cannot lose updates. Only when a write matches no row does a second query find out why,
-and the domain decides which error that is.
-
-Every write records its events in the same statement (see `_recorded`): a data-modifying CTE
-changes the rows and inserts one item_events row per changed row, so no path can change an item
-without its event, nor write an event for a change that did not happen, and it costs no round trip.
-
-A refused write leaves the unit of work's transaction usable and unchanged, as every write is atomic
-on its own: inserts refuse a taken sku with ON CONFLICT DO NOTHING (a refused batch then deletes
-the rows it did insert), and an update that sets a sku, the one write a unique violation can
-abort, runs in a savepoint.
+Every write is one statement with RETURNING whose condition keeps the invariant (version match,
+stock within bounds, sku free), so concurrent requests cannot lose updates; a second query asks why
+only when it matched no row. The same statement records the write's events (a data-modifying CTE),
+so no change goes without its event. A refused write leaves the transaction usable.
 """
 
 from __future__ import annotations
@@ -55,8 +45,7 @@ from infrastructure.db.tables import CURRENT_XID, ITEMS, SKU_UNIQUE, ItemEventRo
 
 
 def _name_order(name: Any) -> Any:
-    """Names sort lower-cased (application.listing.name_order) in the database's collation; the
-    index ix_items_lower_name_id holds this expression."""
+    """Names sort lower-cased; the index ix_items_lower_name_id holds this expression."""
     return func.lower(name)
 
 
@@ -66,8 +55,7 @@ _SORT_COLUMNS: Final = {
     SortField.PRICE: col(ItemRow.price),
     SortField.SKU: col(ItemRow.sku),
 }
-#: A conditional write whose re-read keeps contradicting it (the row changes between the two)
-#: gives up after this many tries and asks the caller to retry later.
+#: A write whose re-read keeps contradicting it gives up after this many tries.
 _MAX_RETRIES: Final = 5
 
 
@@ -80,7 +68,6 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-#: The fields whose new values a creation's event carries: all of the item's own.
 _CREATED_FIELDS: Final = ("sku", "name", "description", "price", "quantity")
 _EVENT_COLUMNS: Final = ("type", "item_id", "sku", "version", "changes")
 
@@ -91,11 +78,8 @@ def _recorded(
     fields: Sequence[str],
     returned: Sequence[str] | None = None,
 ) -> CompiledStatement:
-    """`write` (whose RETURNING has id, sku and version, and `fields`) with one event per row it
-    changed, inserted by the same statement: `changes` holds the new values of `fields`.
-
-    The statement returns the columns named in `returned` (default: all the write returns).
-    """
+    """`write` with one event per row it changed, inserted by the same statement; `changes`
+    holds the new values of `fields`."""
     changed = write.cte("changed")
     values: list[Any] = []
     for name in fields:
@@ -111,14 +95,9 @@ def _recorded(
     return compile_statement(select(*columns).add_cte(recorded.cte("recorded")))
 
 
-# The statements, compiled once (per shape, for those whose shape varies).
-
 _GET: Final = compile_statement(select(*ITEM_COLUMNS).where(col(ItemRow.id) == bindparam("id")))
 
-# One INSERT for any number of rows: arrays of each column, zipped by unnest. ON CONFLICT DO
-# NOTHING + RETURNING tells which rows were refused without an exception, so the transaction goes
-# on (and waits for a concurrent insert of the same sku to settle first). A sku repeated within
-# the batch is refused the same way: its first row takes it.
+# ON CONFLICT DO NOTHING + RETURNING tells which rows were refused without aborting the transaction.
 _INSERT: Final = _recorded(
     insert(ItemRow)
     .from_select(
@@ -134,8 +113,7 @@ _INSERT: Final = _recorded(
     returned=("id", "sku"),
 )
 
-# Takes back the rows of a refused batch, and their events: only ever rows this transaction
-# inserted a moment ago.
+# Takes back the rows (and events) of a refused batch: only rows this transaction inserted.
 _gone = (
     delete(ItemRow)
     .where(col(ItemRow.id) == func.any(bindparam("ids", type_=ARRAY(ITEMS.c.id.type))))
@@ -151,7 +129,7 @@ _DELETE_MANY: Final = compile_statement(
     .add_cte(_gone)
 )
 
-# One row (the API's POST): plain parameters are cheaper to encode and plan than arrays.
+# One row: plain parameters are cheaper to encode and plan than arrays.
 _INSERT_ONE: Final = _recorded(
     insert(ItemRow)
     .values({name: bindparam(name) for name in ITEM_FIELDS})
@@ -271,11 +249,8 @@ class SqlItemRepository:
             raise DuplicateSku(item.sku)
 
     async def add_many(self, items: Sequence[Item]) -> None:
-        """All or nothing: a refused batch leaves none of its rows in the transaction.
-
-        The rows that went in are deleted again by a second statement, sent only on refusal: a
-        savepoint would cost two more round trips on every batch that succeeds.
-        """
+        """All or nothing: on refusal the rows that went in are deleted again, which spares every
+        successful batch a savepoint's round trips."""
         columns = {name: [getattr(item, name) for item in items] for name in ITEM_FIELDS}
         rows = await self._fetch(_INSERT, True, **columns)
         if len(rows) == len(items):
@@ -329,18 +304,14 @@ class SqlItemRepository:
             if row is not None:
                 return row_to_item(row)
             current = await self._current(item_id)
-            current.check_version(expected_version)  # raises VersionConflict
+            current.check_version(expected_version)
         raise _contended()
 
     async def _update_sku(
         self, statement: CompiledStatement, values: dict[str, Any], sku: str
     ) -> Any:
         """The update that sets a sku, in a savepoint: a taken sku is a unique violation, which
-        would abort the whole transaction. No single statement can refuse it without one (an
-        UPDATE has no ON CONFLICT, and a NOT EXISTS guard misses a concurrent uncommitted
-        writer of the same sku), so updates of other fields, the usual ones, stay one round
-        trip and only these pay the savepoint's two.
-        """
+        would abort the whole transaction, and an UPDATE has no ON CONFLICT."""
         try:
             await self._db.execute("SAVEPOINT sku_update")
             try:
@@ -365,7 +336,7 @@ class SqlItemRepository:
             if row is not None:
                 return row_to_item(row)
             current = await self._current(item_id)
-            current.adjust_stock(delta, now=now)  # raises InsufficientStock or StockLimitExceeded
+            current.adjust_stock(delta, now=now)
         raise _contended()
 
     async def delete(self, item_id: UUID, *, expected_version: int | None) -> None:

@@ -1,9 +1,5 @@
 """A read-only unit of work on a standby: choosing one, and leaving it for the primary when it
-fails a read (its connection lost, it left the rotation, or a recovery conflict cancelled it).
-
-Only reads run on a standby, so a read it failed can be run again on the primary: the caller
-never sees the failure.
-"""
+fails a read (only reads run there, so the primary can run it again unseen)."""
 
 from __future__ import annotations
 
@@ -20,11 +16,7 @@ _log = logging.getLogger(__name__)
 async def connect_standby(
     replicas: ReplicaSet, setup: TransactionSetup | None
 ) -> tuple[Replica | None, PooledConnection | None]:
-    """A connection to a standby fresh enough for the current read; Nones: read on the primary.
-
-    A standby that fails here leaves the rotation at once (its monitor brings it back), and
-    its pool is dropped: its connections most likely went with it.
-    """
+    """A connection to a standby fresh enough for the current read; Nones: read on the primary."""
     replica = replicas.choose()
     if replica is None:
         return None, None
@@ -75,9 +67,8 @@ async def end_standby_read(
     connection: PooledConnection,
     error: BaseException | None,
 ) -> None:
-    """Hand the standby connection back (`error`: what the unit failed with). A standby lost
-    only at the end (behind PgBouncer, at its ROLLBACK) leaves the rotation without failing the
-    unit: its reads were answered."""
+    """Hand the standby connection back; one lost only at its ROLLBACK leaves the rotation
+    without failing the unit, whose reads were answered."""
     replica.readers.discard(connection.driver)
     if isinstance(error, Exception) and is_disconnect(error):
         replicas.take_out(replica, "connection lost")

@@ -47,10 +47,8 @@ class ItemRow(SQLModel, table=True):
         CheckConstraint("quantity >= 0", name="quantity_non_negative"),
         CheckConstraint("price >= 0", name="price_non_negative"),
         CheckConstraint("version >= 1", name="version_positive"),
-        # Keyset pagination seeks on (sort column, id) for each sort order.
         Index("ix_items_created_at_id", "created_at", "id"),
         Index("ix_items_name_id", "name", "id"),
-        # Names sort case-insensitively (see repository.py).
         Index("ix_items_lower_name_id", text("lower(name)"), "id"),
         Index("ix_items_price_id", "price", "id"),
         Index("ix_items_sku_id", "sku", "id"),
@@ -89,12 +87,7 @@ class IdempotencyRow(SQLModel, table=True):
 
 class ItemEventRow(SQLModel, table=True):
     """The change feed: one row per change to an item, written by the statement that changes it.
-
-    `xid` is the writing transaction's id: the feed is read in (xid, id) order, and only below
-    the oldest transaction still running, so a late commit is never skipped (see events.py).
-    It is PostgreSQL's xid8 (64 bits, never wraps) held as a bigint: SQLAlchemy's reflection
-    and asyncpg know no xid8 type, and the values are the same.
-    """
+    `xid` is the writing transaction's xid8, held as a bigint (drivers know no xid8 type)."""
 
     __tablename__ = "item_events"
     __table_args__ = (PrimaryKeyConstraint("xid", "id", name="pk_item_events"),)
@@ -137,9 +130,8 @@ class WebhookSubscriptionRow(SQLModel, table=True):
 
 
 class WebhookDeliveryRow(SQLModel, table=True):
-    """One event to send to one subscription. Pending until delivered or given up on; a claimed
-    one is leased (`next_attempt_at` moved past the attempt's timeout), so a dispatcher that
-    dies mid-delivery leaves it to another once the lease runs out."""
+    """One event to send to one subscription; a claimed one is leased (`next_attempt_at`), so a
+    dispatcher that dies mid-delivery leaves it to another."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (

@@ -1,8 +1,6 @@
 """The async unit of work: one pooled connection and its transaction; rolls back unless committed.
 
-Its repositories run their statements through it. Reads need no transaction (a statement is its
-own snapshot): the first write begins one. A read-only unit may read on a standby, and a read
-the standby fails runs again on the primary (standby_reads.py).
+Reads need no transaction (a statement is its own snapshot): the first write begins one.
 """
 
 from __future__ import annotations

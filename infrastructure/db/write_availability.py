@@ -1,9 +1,5 @@
 """Whether writes reach a primary, as this process's writes find it: the failovers it saw and
-how long writes were unavailable, for /metrics.
-
-A failover shows here as writes that lose their primary (connection lost, every host a standby,
-a demoted primary) and later commit again; the time in between is time without writes.
-"""
+how long writes were unavailable, for /metrics."""
 
 from __future__ import annotations
 

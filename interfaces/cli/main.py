@@ -1,8 +1,6 @@
 """The `stockroom` console script.
 
-Each command imports what it needs when it runs, so `--help` and usage errors stay quick. Usage
-errors exit 2 (typer's box on a terminal, else one `error: ...` line); a closed stdout ends a
-command quietly with status 141, as it ends other Unix tools.
+Each command imports what it needs when it runs, so `--help` and usage errors stay quick.
 """
 
 from __future__ import annotations
@@ -59,12 +57,9 @@ app.add_typer(webhooks.app, name="webhooks")
 
 
 def _quiet_on_closed_pipe(command: Any) -> None:
-    """Wrap every command so that a reader going away ends it with `closed_pipe()`.
-
-    Done around each command, inside click: click itself would turn the error into status 1.
-    Output still buffered is flushed there too, so the interpreter's exit cannot hit it.
-    """
-    for sub in getattr(command, "commands", {}).values():  # a group's commands
+    """Wrap every command so that a reader going away ends it with `closed_pipe()` (inside click,
+    which would turn the error into status 1)."""
+    for sub in getattr(command, "commands", {}).values():
         _quiet_on_closed_pipe(sub)
     callback = command.callback
     if callback is None:
@@ -100,8 +95,7 @@ def run() -> None:
     """The console script: run the command, exit with its status (see _end_without_teardown)."""
     status: list[int] = []
     atexit.register(_end_without_teardown, status)
-    # Collecting while modules load frees nothing (they live until exit) and walks them all again
-    # and again: interfaces.scripting.run_with_container turns it back on once they are loaded.
+    # Collecting while modules load frees nothing; run_with_container turns it back on.
     gc.disable()
     with checked_stdout():
         status.append(_status_of_command())
@@ -127,12 +121,8 @@ def _status_of_command() -> int:
 
 def _end_without_teardown(status: list[int]) -> None:
     """End the process with the command's status, skipping the interpreter's teardown, which
-    frees every module one at a time for nobody.
-
-    Registered first, this runs after the exit handlers registered while the command ran (the
-    embedded server's last owner stops it); it does logging's shutdown and the streams' flush
-    itself. After a traceback, or a stream that cannot be flushed, the interpreter exits as usual.
-    """
+    frees every module one at a time for nobody. Registered first, it runs after every other
+    exit handler (the embedded server's last owner stops it)."""
     if not status:
         return
     logging.shutdown()

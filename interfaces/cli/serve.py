@@ -1,10 +1,5 @@
 """`stockroom serve`: check the configuration and the address, prepare the database, then become
-the server.
-
-Exit status: 1 when the address cannot be listened on (port in use, unknown or foreign --host) or
-the database cannot be prepared, with one `error: ...` line; 2 a usage or configuration error.
-Both are found before anything is started or migrated.
-"""
+the server."""
 
 from __future__ import annotations
 
@@ -23,11 +18,8 @@ _BACKLOG = 2048
 
 
 def listen(host: str, port: int) -> list[socket.socket]:
-    """Listen on `port` at every address of `host`, or fail (exit 1) with one line.
-
-    The server is handed these very sockets: a second `serve` started on the same port at the
-    same moment fails here, before it migrates anything, instead of after.
-    """
+    """Listen on `port` at every address of `host`, or fail (exit 1) with one line, before
+    anything is migrated."""
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as exc:
@@ -72,8 +64,6 @@ def serve(
         logging.getLogger("stockroom.serve").info(
             "embedded PostgreSQL ready, data in %s", settings.data_dir.expanduser().resolve()
         )
-    # The server runs in this same process, but without the command line loaded (see the module
-    # it runs).
     sys.stderr.flush()
     for sock in sockets:  # only now: the embedded database's processes must not hold them
         sock.set_inheritable(True)

@@ -32,8 +32,7 @@ from interfaces.lifecycle import init_container, shutdown_container
 from interfaces.tracing import install_tracing, untraced
 
 _log = logging.getLogger("stockroom.app")
-#: How often expired idempotency records and events past retention are deleted (any process may
-#: do it: both purges are idempotent and skip nothing).
+#: How often expired idempotency records and old events are deleted (any process may do it).
 PURGE_INTERVAL_SECONDS: Final = 15 * 60
 EVENT_PURGE_INTERVAL_SECONDS: Final = 5 * 60
 
@@ -41,11 +40,8 @@ EVENT_PURGE_INTERVAL_SECONDS: Final = 5 * 60
 async def _purge_periodically(
     what: str, purge: Callable[[], Awaitable[int]], every: float, stop: asyncio.Event
 ) -> None:
-    """Purge now and every `every` seconds until `stop` is set.
-
-    Shutdown sets `stop` and waits rather than cancelling: a statement cancelled halfway leaves
-    its connection checked out mid-protocol, holding its transaction's locks until it is closed.
-    """
+    """Purge now and every `every` seconds until `stop` is set; never cancelled, as a statement
+    cancelled halfway leaves its connection mid-protocol, holding its locks."""
     while not stop.is_set():
         try:
             purged = await purge()
@@ -60,8 +56,7 @@ async def _purge_periodically(
 
 
 def create_app(container: Container | None = None, *, purge_in_background: bool = True) -> FastAPI:
-    """`purge_in_background=False` leaves purging expired idempotency records to the caller (a
-    test harness that must know what the app has in flight on its event loop)."""
+    """`purge_in_background=False` leaves purging expired idempotency records to the caller."""
     container = container or Container()
     settings = container.settings()
     engine_ready: list[bool] = []
@@ -110,13 +105,10 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
         finally:
             stop_purging.set()
             for purger in purgers:
-                # A purge under way ends within the statement timeout; webhook deliveries in
-                # flight within their attempt's timeout.
                 await purger
             await shutdown_container(container)
 
-    # FastAPI's own /docs and /redoc load their scripts from a CDN; these serve them from the
-    # installed package (under /static-offline-docs), so the docs work on a closed network.
+    # FastAPI's /docs load their scripts from a CDN; these serve them locally, for closed networks.
     app = FastAPIOffline(
         title="Stockroom",
         version=service_version(),
@@ -127,9 +119,7 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
         ),
         lifespan=lifespan,
         redirect_slashes=False,
-        # FastAPI's own OpenTelemetry hooks do nothing until an OpenTelemetry SDK is set up in
-        # the process (Stockroom ships Prometheus metrics and structured logs instead), yet
-        # they are looked up on every request.
+        # FastAPI's OpenTelemetry hooks do nothing without an SDK, yet run on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     routers = (
@@ -139,8 +129,7 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
         events_router(container),
         webhooks_router(container),
     )
-    # Their routes onto the app's own router, ahead of the docs' routes, rather than
-    # include_router(): FastAPI matches an included router through an extra layer on every request.
+    # Onto the app's own router: an included router adds a matching layer to every request.
     app.router.routes[:0] = [route for router in routers for route in router.routes]
 
     install_error_handlers(app)
@@ -152,15 +141,13 @@ def create_app(container: Container | None = None, *, purge_in_background: bool 
         max_body_bytes=settings.max_body_bytes,
         idempotency_ttl_hours=settings.idempotency_ttl_hours,
     )
-    # Last added runs first: the edge, then CORS, so that every answer admission gives (401,
-    # 403, 413, 415, 500) carries the CORS headers too.
+    # Last added runs first: the edge, then CORS, so that admission's answers carry CORS headers.
     app.add_middleware(AdmissionMiddleware, max_body_bytes=settings.max_body_bytes, gate=gate)
     if settings.cors_origins:
         app.add_middleware(ProblemCorsMiddleware, allow_origins=settings.cors_origins)
     app.add_middleware(EdgeMiddleware, metrics=http_metrics)
     if settings.replica_urls:
-        # Without standbys every read runs on the primary, which has every write: the session
-        # token would be read and never used, and none would be sent.
+        # Without standbys every read runs on the primary, which has every write.
         app.add_middleware(ConsistencyMiddleware)
-    install_tracing(app)  # only when OTEL_* variables ask for it
+    install_tracing(app)
     return app

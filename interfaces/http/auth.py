@@ -1,8 +1,7 @@
 """Bearer API keys on the HTTP API: read scope for GETs, write scope for changes.
 
-Checked once per request at the edge (see middleware.py) rather than as a FastAPI dependency
-on every route: a dependency is solved per request even when no keys are configured, and that
-showed in the benchmark. The OpenAPI document describes the same rule (see openapi.py).
+Checked once at the edge rather than as a FastAPI dependency, which is solved on every request
+even when no keys are configured.
 """
 
 from __future__ import annotations

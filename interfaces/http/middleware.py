@@ -1,12 +1,7 @@
 """The edge of every request, as two pure ASGI middlewares (no per-request task or body copy).
 
-EdgeMiddleware, outermost, refuses requests whose framing is ambiguous, assigns the request id,
-adds the headers every response carries, answers HEAD as GET without the body, and writes the
-access line and the metrics.
-AdmissionMiddleware, inside the CORS middleware (so every answer it gives carries the CORS
-headers), enforces the body limit and the JSON content type, lets in only callers with one
-fitting API key (auth.py), and turns an unexpected exception into a 500 problem without
-internals.
+EdgeMiddleware, outermost, frames, identifies and logs each request. AdmissionMiddleware, inside
+CORS (so its answers carry the CORS headers), enforces the body limit, content type and API keys.
 """
 
 from __future__ import annotations
@@ -42,9 +37,7 @@ def _is_json(content_type: str) -> bool:
 
 
 def _unexpected_error(request_id: str) -> Response:
-    """Log the exception being handled and answer it without internals. Both middlewares need
-    it: admission for what the app raises (so the 500 passes through CORS), the edge for what
-    the layers between them raise."""
+    """Log the exception being handled and answer it without internals."""
     _log.exception("unhandled error while handling the request")
     return problem_response(
         500, "An unexpected error occurred; it has been logged.", request_id=request_id
@@ -104,8 +97,7 @@ class EdgeMiddleware:
         ]
         method = scope["method"]
         head = method == "HEAD"
-        # Every GET route answers HEAD: the same response, headers only. The app gets a copy, as
-        # the server reads the method of its own scope to frame the response.
+        # The app gets a copy: the server reads the method of its own scope to frame the response.
         inner = {**scope, "method": "GET"} if head else scope
         began = time.perf_counter()
         started = False
@@ -203,7 +195,7 @@ class AdmissionMiddleware:
                 slug="ambiguous-credentials",
             )
         admitted = self.gate.check(method, scope["path"], credentials[0] if credentials else None)
-        scope["state"]["key_id"] = admitted.key_id  # the access line names the caller
+        scope["state"]["key_id"] = admitted.key_id
         if isinstance(admitted, Principal):
             scope["state"]["principal"] = admitted
             return None

@@ -1,9 +1,7 @@
 """Bounds on a request's head (request line and headers): its size and the time to receive it.
 
-uvicorn's httptools protocol, the fast one, bounds neither (its h11 protocol bounds the size
-only, and answers 400), so a client could make a process buffer any amount of headers or hold a
-connection open forever by never finishing them. This subclass of it adds both bounds and
-changes nothing else.
+uvicorn's httptools protocol bounds neither: a client could make a process buffer any amount of
+headers, or hold a connection open forever.
 """
 
 from __future__ import annotations
@@ -17,8 +15,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from interfaces.http.problems import PROBLEM_MEDIA_TYPE, problem_type
 from interfaces.http.request_context import accept_or_create_request_id
 
-#: Bytes of request line and headers a request may send: what common servers and proxies
-#: accept (h11 and Node.js use the same), far beyond what this API's clients send.
+#: What common servers and proxies accept, far beyond what this API's clients send.
 MAX_HEAD_BYTES: Final = 16 * 1024
 
 
@@ -55,8 +52,6 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             self.head_bytes += len(data)
             super().data_received(data)
             return
-        # Fed up to the limit: whatever follows a head that ends there is body or the next
-        # request, which the parser takes as usual.
         super().data_received(data[:room])
         if self.transport.is_closing():
             return
@@ -90,9 +85,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse_head(self) -> None:
-        """A 431 problem, then this side of the connection is closed; the rest of the head is
-        dropped as it comes (closing with it unread would reset the connection, and the client
-        could lose the answer), until the client closes or the head's deadline passes."""
+        """A 431 problem, then this side is closed; the rest of the head is drained, as closing
+        with it unread would reset the connection and lose the answer."""
         self.refused = True
         request_id = accept_or_create_request_id(None)
         body = orjson.dumps(

@@ -1,13 +1,8 @@
 """The serving process: uvicorn with the app factory `serve_app`, and nothing of the command line.
 
-`stockroom serve` checks the configuration, listens on the address and prepares the database,
-then replaces itself with this module (`os.execv`: same process id, so signals and supervisors see
-one process), handing over its listening sockets by file descriptor. What serves has therefore
-never imported the CLI (typer, the commands).
-
-One process is uvicorn's `Server` with a drain (`DrainingServer`). With `--workers N`, gunicorn
-supervises N forked workers (`DrainingWorker`, uvicorn-worker's worker class), each running that
-same server; gunicorn restarts a worker that dies and replaces them all on SIGHUP.
+`stockroom serve` replaces itself with this module (`os.execv`: same process id for signals and
+supervisors), handing over its listening sockets, so what serves never imported the CLI. With
+`--workers N`, gunicorn supervises N forked workers, each running the same draining server.
 """
 
 from __future__ import annotations
@@ -46,12 +41,10 @@ if TYPE_CHECKING:
 
 
 def _settle_memory() -> None:
-    # What is loaded by now lives as long as the process: keep it out of the cyclic garbage
-    # collector, whose full collections would walk it all again and again (latency spikes).
+    # What is loaded by now lives as long as the process: keep full collections from walking it.
     gc.collect()
     gc.freeze()
-    # Importing frees much that glibc keeps resident unless asked to give it back; a plain C
-    # call no library wraps, absent on other libcs.
+    # glibc keeps what importing freed resident unless asked; absent on other libcs.
     libc = ctypes.util.find_library("c")
     trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
     if trim is not None:
@@ -79,12 +72,11 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "loop": "uvloop",
         "http": with_header_timeout(settings.header_timeout),
-        "ws": "none",  # no WebSocket routes: nothing to load for them
-        # A proxy in front sets X-Request-ID, nothing reads the client address: X-Forwarded-*
-        # parsing would be work for nothing.
+        "ws": "none",
+        # Nothing reads the client address: X-Forwarded-* parsing would be work for nothing.
         "proxy_headers": False,
         "access_log": False,  # EdgeMiddleware writes one structured line per request
-        "log_config": None,  # keep the structured logging
+        "log_config": None,
         "timeout_graceful_shutdown": settings.shutdown_grace,
         "log_level": settings.log_level.lower(),
     }
@@ -93,11 +85,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 class DrainingServer(uvicorn.Server):
     """uvicorn's server with a drain before its graceful shutdown, for a load balancer to follow.
 
-    SIGTERM first makes /health/ready answer 503 (see draining.py) while everything is served as
-    before; `drain` seconds later uvicorn's own shutdown runs: it stops accepting, waits up to
-    the grace period for the requests in flight, shuts the app down (its pools) and returns. A
-    second SIGTERM or a SIGINT during the drain ends it at once. SIGINT alone (Ctrl+C at a
-    terminal) is not drained: no balancer is watching an interactive server.
+    SIGTERM makes /health/ready answer 503 for `drain` seconds before uvicorn's own shutdown.
+    SIGINT alone is not drained: no balancer is watching an interactive server.
     """
 
     def __init__(self, config: uvicorn.Config, *, drain: float) -> None:
@@ -118,8 +107,7 @@ class DrainingServer(uvicorn.Server):
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if sig == signal.SIGTERM:
-            # Open event streams end from now on, drain or not: the graceful shutdown waits for
-            # every request in flight, and a stream would otherwise last its whole grace period.
+            # Open event streams end now: otherwise each would last the whole grace period.
             draining.start()
         if sig == signal.SIGTERM and self.drain > 0 and not self.draining and not self.should_exit:
             self.draining = True
@@ -139,12 +127,7 @@ class DrainingServer(uvicorn.Server):
 
 
 class DrainingWorker(UvicornWorker):  # type: ignore[misc]
-    """A gunicorn worker serving with the DrainingServer.
-
-    gunicorn passes its SIGTERM on to every worker, and each drains. SIGQUIT (gunicorn's quick
-    shutdown on SIGINT, and the retirement on SIGHUP below) stops a worker without a drain,
-    still letting its requests in flight finish.
-    """
+    """A gunicorn worker serving with the DrainingServer; SIGQUIT stops it without a drain."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.settings = Settings()
@@ -162,9 +145,8 @@ class DrainingWorker(UvicornWorker):  # type: ignore[misc]
 
 
 def retire_without_drain(arbiter: Arbiter) -> None:
-    """gunicorn's `on_reload` hook (SIGHUP), run before it starts the new workers and retires
-    the old ones with SIGTERM: the new ones serve the port, so no balancer needs the old ones to
-    drain. SIGQUIT first tells them to stop without it."""
+    """gunicorn's `on_reload` hook (SIGHUP): the new workers serve the port, so the old ones
+    need no drain."""
     arbiter.kill_workers(signal.SIGQUIT)
 
 
@@ -175,7 +157,7 @@ class ProcessLogger(glogging.Logger):  # type: ignore[misc]
         self.cfg = cfg
         self.error_log.setLevel(self.LOG_LEVELS.get(cfg.loglevel.lower(), logging.INFO))
         self.error_log.propagate = True
-        self.access_log.disabled = True  # EdgeMiddleware writes the access line
+        self.access_log.disabled = True
 
 
 class Workers(BaseApplication):  # type: ignore[misc]
@@ -194,11 +176,8 @@ class Workers(BaseApplication):  # type: ignore[misc]
 
 
 def _exit_zero_after_graceful_shutdown() -> None:
-    """uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully, so the process would die
-    by the signal. A completed graceful shutdown is a success for a supervisor: the re-raised
-    signal is ignored and the process returns normally (exit 0). Ignored, not caught by a no-op:
-    Python restores the default of a signal it catches as it finalizes, and a late signal (a
-    supervisor repeats its SIGTERM) would kill the process after all."""
+    """A graceful shutdown exits 0: uvicorn re-raises the signal, so it is ignored (not caught,
+    as Python restores a caught signal's default while finalizing)."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_IGN)
 
@@ -210,13 +189,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for fd in args.fd:
         os.set_inheritable(fd, False)  # not into the embedded database's processes
-    settings = Settings()  # checked by `stockroom serve` before it got here
+    settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     if settings.database_url is None:
-        # `stockroom serve` started and migrated it; attaching makes this process an owner,
-        # so that its clean exit stops the server. Workers share the one server.
+        # Attaching makes this process an owner, so that its clean exit stops the server.
         os.environ["STOCKROOM_DATABASE_URL"] = start_embedded(settings.data_dir)
-        supervise(settings.data_dir)  # and restarts it should it stop
+        supervise(settings.data_dir)
     if args.workers > 1:
         Workers(
             {
@@ -226,11 +204,10 @@ def main(argv: list[str] | None = None) -> None:
                 "on_reload": retire_without_drain,
                 "logger_class": ProcessLogger,
                 "loglevel": settings.log_level.lower(),
-                # gunicorn kills what is left of its workers this long after SIGTERM.
                 "graceful_timeout": math.ceil(settings.shutdown_drain + settings.shutdown_grace)
                 + 1,
                 "keepalive": 5,  # uvicorn's default, as for one process
-                "control_socket_disable": True,  # no runtime control socket in $HOME
+                "control_socket_disable": True,
             }
         ).run()
         return

@@ -1,8 +1,7 @@
 """Alembic environment: async engine, SQLModel metadata, and objects managed only by migrations.
 
-Each migration runs in its own transaction with the runner's lock and statement timeouts, and
-records beside alembic_version the oldest release head that can serve the schema it leaves
-(see infrastructure/db/migrator.py). Offline (`--sql`) prints the same, with no database.
+Each migration runs in its own transaction with the runner's timeouts, and records the oldest
+release head that can serve the schema it leaves.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """/v1/events: the change feed, by page (`after` a cursor) and as Server-Sent Events.
 
-Both read in commit-safe order (see infrastructure/db/events.py) in read-only units of work, so
-a standby serves them when replicas are configured. Every event carries its `cursor`: the page's
-`next_cursor`, and the SSE `id` a reconnecting client sends back as `Last-Event-ID`.
+Both read in commit-safe order in read-only units of work, so a standby may serve them.
 """
 
 from __future__ import annotations

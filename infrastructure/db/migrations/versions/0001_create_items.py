@@ -17,9 +17,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 #: The first schema: no release before it can serve it.
 compatibility = "contract"
-#: What the downgrade drops with its data (the `db downgrade` confirmation counts it).
 downgrade_drops = ("items",)
-#: squawk rules this revision is exempt from, and why (tests/unit/test_migration_lint.py).
+#: squawk rules this revision is exempt from, and why.
 lint_ignores = {
     "prefer-text-field": "the lengths are the item's own limits, mirrored by the table model; "
     "widening a varchar later changes the catalog only, it rewrites nothing",
@@ -51,11 +50,8 @@ def upgrade() -> None:
     op.create_index("ix_items_price_id", "items", ["price", "id"])
     op.create_index("ix_items_sku_id", "items", ["sku", "id"])
 
-    # `q` is a case-insensitive substring match (ILIKE '%q%'), which only a trigram index serves.
-    # pg_trgm ships with PostgreSQL's contrib, present in every packaged server but not in the
-    # embedded one, so the index is created where the extension is available; searches are
-    # correct either way, only their speed differs.
-    # Decided by the server at run time (one statement, so `--sql` prints it as it runs).
+    # `q` (ILIKE '%q%') needs a trigram index; pg_trgm is missing from the embedded server, so
+    # the server decides at run time (one statement, so `--sql` prints it as it runs).
     op.execute(
         "DO $$ BEGIN"
         " IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm') THEN"

@@ -18,9 +18,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 #: A new table: the release before it serves this schema unchanged.
 compatibility = "expand"
-#: What the downgrade drops with its data (the `db downgrade` confirmation counts it).
 downgrade_drops = ("idempotency_keys",)
-#: squawk rules this revision is exempt from, and why (tests/unit/test_migration_lint.py).
+#: squawk rules this revision is exempt from, and why.
 lint_ignores = {
     "prefer-text-field": "the lengths are the keys' own limits, mirrored by the table model; "
     "widening a varchar later changes the catalog only, it rewrites nothing",

@@ -1,7 +1,5 @@
 """Items: an index for the case-insensitive name order, built without blocking writes.
 
-An expand revision: it only adds an index, so a release at 0002 keeps serving on this schema.
-
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-07

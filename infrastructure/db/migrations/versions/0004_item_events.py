@@ -1,10 +1,7 @@
 """The change feed: item_events (one row per change to an item) and its purge horizon; webhook
 subscriptions, their deliveries and how far into the feed those were made.
 
-`xid` is the writing transaction's xid8 (64 bits, never wraps), held as a bigint.
-
-Expand only: two new tables, nothing an older release reads or writes changes. Their indexes
-are built with the tables, while they are empty, so nothing waits on them.
+Expand only: new tables, indexed while empty.
 
 Revision ID: 0004
 Revises: 0003
