@@ -157,7 +157,9 @@ class PatroniCluster:
         )
 
     def node_url(self, node: Node) -> str:
-        return f"postgresql+asyncpg://{APP_USER}:{APP_PASSWORD}@127.0.0.1:{node.port}/{APP_DATABASE}"
+        return (
+            f"postgresql+asyncpg://{APP_USER}:{APP_PASSWORD}@127.0.0.1:{node.port}/{APP_DATABASE}"
+        )
 
     def replica_urls(self) -> str:
         """STOCKROOM_REPLICA_URLS: each node itself; whichever is the primary is skipped."""
@@ -364,19 +366,17 @@ class PatroniCluster:
 
     def switchover(self, leader: Node) -> httpx.Response:
         """A planned switchover through the leader's REST API, as `patronictl switchover`."""
-        return httpx.post(
-            f"{leader.rest_url}/switchover", json={"leader": leader.name}, timeout=60
-        )
+        return httpx.post(f"{leader.rest_url}/switchover", json={"leader": leader.name}, timeout=60)
 
-    def walreceivers(self, node: Node) -> list[int]:
-        """The WAL receiver processes of a standby (it pulls the primary's WAL)."""
+    def walsenders(self, node: Node) -> list[int]:
+        """The processes that send a primary's WAL to its standbys."""
         postmaster = node.postmaster_pid()
         if postmaster is None:
             return []
         found = []
         for pid in child_pids(postmaster):
             with suppress(OSError):
-                if "walreceiver" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+                if "walsender" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
                     found.append(pid)
         return found
 
