@@ -135,6 +135,8 @@ class Load:
     clients: int = 6
     #: Pacing between a client's requests: a steady load the shared CPUs can carry.
     pause: float = 0.01
+    #: Starts every SKU this load creates (a benchmark runs several loads on one database).
+    prefix: str = "HA"
     ledger: Ledger = field(default_factory=Ledger)
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -165,7 +167,7 @@ class Load:
             while not self.stop.is_set():
                 key = str(uuid.uuid4())
                 if n % 2 == 0:
-                    sku = f"HA-{number}-{n}"
+                    sku = f"{self.prefix}-{number}-{n}"
                     body: dict[str, Any] = {
                         "sku": sku,
                         "name": "Failover",
@@ -203,13 +205,13 @@ def settle(base_url: str, ledger: Ledger, within: float = 60.0) -> None:
             time.sleep(0.5)
 
 
-def create_counters(base_url: str, count: int = 4) -> list[str]:
+def create_counters(base_url: str, prefix: str = "HA", count: int = 4) -> list[str]:
     with httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT) as client:
         return [
             client.post(
                 "/v1/items",
                 json={
-                    "sku": f"ha-counter-{i}",
+                    "sku": f"{prefix}-counter-{i}",
                     "name": "Counter",
                     "price": "1.00",
                     "quantity": START_QUANTITY,
@@ -242,10 +244,15 @@ class Verdict:
         }
 
 
-def check(conn: psycopg.Connection[Any], ledger: Ledger, counters: Sequence[str]) -> Verdict:
+def check(
+    conn: psycopg.Connection[Any], ledger: Ledger, counters: Sequence[str], prefix: str = "HA"
+) -> Verdict:
     """Hold the settled ledger against the database (a connection to the primary)."""
     verdict = Verdict()
-    rows = conn.execute("SELECT sku, id::text FROM items WHERE sku LIKE 'HA-%'").fetchall()
+    rows = conn.execute(
+        "SELECT sku, id::text FROM items WHERE sku LIKE %s AND sku NOT LIKE %s",
+        (f"{prefix}-%", f"{prefix}-COUNTER-%"),
+    ).fetchall()
     stored: dict[str, list[str]] = {}
     for sku, item_id in rows:
         stored.setdefault(sku, []).append(item_id)
