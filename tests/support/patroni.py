@@ -246,6 +246,9 @@ class PatroniCluster:
                             "max_replication_slots": 10,
                             "hot_standby": "on",
                             "wal_keep_size": "128MB",
+                            # A standby whose primary vanished retries its stream this often: it
+                            # follows the promoted node (and acknowledges commits) sooner.
+                            "wal_retrieve_retry_interval": "1s",
                         },
                     },
                 },
