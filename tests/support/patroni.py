@@ -39,12 +39,13 @@ APP_PASSWORD: Final = "stockroom-ha"
 APP_DATABASE: Final = "stockroom"
 BIN_DIR: Final = Path("/usr/lib/postgresql/15/bin")
 INSTALL_HINT: Final = "install Patroni and etcd with `bash .ci/install-tools.sh`"
-#: Patroni's timings, as deploy/ha/patroni.yml sets them: the leader key expires `TTL` seconds
-#: after the last renewal, so a dead primary's node is replaced within about that; a live
-#: Patroni notices a crashed PostgreSQL within a `LOOP_WAIT`. Patroni requires
+#: Patroni's timings, as deploy/ha/patroni.yml sets them (the reasons are there): the leader key
+#: expires `TTL` seconds after the last renewal, so a dead primary's node is replaced within
+#: about that; a live Patroni acts on a crashed PostgreSQL in steps a `LOOP_WAIT` apart (notice,
+#: recover, restart, promote), so that wait sets how soon it is back. Patroni requires
 #: loop_wait + 2 * retry_timeout <= ttl (so a slow etcd never costs a healthy leader its key).
 TTL: Final = 20
-LOOP_WAIT: Final = 2
+LOOP_WAIT: Final = 1
 RETRY_TIMEOUT: Final = 5
 
 #: Writes the cluster creates the app role and database with, once, on the first leader.
