@@ -52,14 +52,14 @@ CRASH_BOUND: Final = 10.0
 
 
 @pytest.fixture
-def patroni() -> Iterator[PatroniCluster]:
-    with patroni_cluster() as cluster:
+def patroni(tmp_path: Path) -> Iterator[PatroniCluster]:
+    with patroni_cluster(keep_logs=tmp_path) as cluster:
         yield cluster
 
 
 @pytest.fixture
-def async_patroni() -> Iterator[PatroniCluster]:
-    with patroni_cluster(synchronous=False) as cluster:
+def async_patroni(tmp_path: Path) -> Iterator[PatroniCluster]:
+    with patroni_cluster(synchronous=False, keep_logs=tmp_path) as cluster:
         yield cluster
 
 

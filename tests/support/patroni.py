@@ -386,8 +386,9 @@ class PatroniCluster:
 
     # -- teardown ------------------------------------------------------------------------
 
-    def destroy(self) -> None:
-        """Every process the cluster started killed, its directory removed."""
+    def destroy(self, keep_logs: Path | None = None) -> None:
+        """Every process the cluster started killed, its directory removed (its logs first
+        copied to `keep_logs`, when given: what Patroni did is the first question on a failure)."""
         victims: list[int] = []
         for node in self.nodes:
             if node.process is not None and node.process.poll() is None:
@@ -408,6 +409,10 @@ class PatroniCluster:
             self.etcd.kill()
             self.etcd.wait(10)
         _wait_gone(victims)
+        if keep_logs is not None:
+            for log in [self.root / "etcd.log", *(node.log for node in self.nodes)]:
+                if log.exists():
+                    shutil.copy(log, keep_logs / f"{log.parent.name}-{log.name}")
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -426,7 +431,9 @@ def migrate(url: str) -> None:
 
 
 @contextmanager
-def patroni_cluster(*, synchronous: bool = True, nodes: int = 3) -> Iterator[PatroniCluster]:
+def patroni_cluster(
+    *, synchronous: bool = True, nodes: int = 3, keep_logs: Path | None = None
+) -> Iterator[PatroniCluster]:
     """etcd and `nodes` Patroni nodes, healthy, the app database migrated; all gone afterwards.
 
     `synchronous=False` is asynchronous streaming replication: a commit is acknowledged by the
@@ -446,4 +453,4 @@ def patroni_cluster(*, synchronous: bool = True, nodes: int = 3) -> Iterator[Pat
         migrate(cluster.url())
         yield cluster
     finally:
-        cluster.destroy()
+        cluster.destroy(keep_logs)
