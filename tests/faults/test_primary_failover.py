@@ -53,13 +53,14 @@ CRASH_BOUND: Final = 10.0
 
 @pytest.fixture
 def patroni(tmp_path: Path) -> Iterator[PatroniCluster]:
-    with patroni_cluster(keep_logs=tmp_path) as cluster:
+    # Every fault here kills processes, not the machine: fsync off (see PatroniCluster.durable).
+    with patroni_cluster(durable=False, keep_logs=tmp_path) as cluster:
         yield cluster
 
 
 @pytest.fixture
 def async_patroni(tmp_path: Path) -> Iterator[PatroniCluster]:
-    with patroni_cluster(synchronous=False, keep_logs=tmp_path) as cluster:
+    with patroni_cluster(synchronous=False, durable=False, keep_logs=tmp_path) as cluster:
         yield cluster
 
 

@@ -141,6 +141,10 @@ class Node:
 class PatroniCluster:
     root: Path
     synchronous: bool = True
+    #: False turns fsync off. Safe when every fault kills processes, never the machine: the
+    #: kernel's page cache keeps what a killed server wrote. Crash recovery then waits on no
+    #: disk shared with the rest of a test run, so the outage is Patroni's and Stockroom's.
+    durable: bool = True
     etcd_port: int = field(default_factory=free_port)
     etcd_peer_port: int = field(default_factory=free_port)
     etcd: subprocess.Popen[bytes] | None = None
@@ -243,6 +247,7 @@ class PatroniCluster:
                         "use_slots": True,
                         "parameters": {
                             "wal_log_hints": "on",  # pg_rewind needs it (or data checksums)
+                            "fsync": "on" if self.durable else "off",
                             "max_wal_senders": 10,
                             "max_replication_slots": 10,
                             "hot_standby": "on",
@@ -432,7 +437,11 @@ def migrate(url: str) -> None:
 
 @contextmanager
 def patroni_cluster(
-    *, synchronous: bool = True, nodes: int = 3, keep_logs: Path | None = None
+    *,
+    synchronous: bool = True,
+    durable: bool = True,
+    nodes: int = 3,
+    keep_logs: Path | None = None,
 ) -> Iterator[PatroniCluster]:
     """etcd and `nodes` Patroni nodes, healthy, the app database migrated; all gone afterwards.
 
@@ -440,7 +449,9 @@ def patroni_cluster(
     primary alone.
     """
     find_binary("initdb")  # the PostgreSQL binaries Patroni drives: fail early if missing
-    cluster = PatroniCluster(owned_tmpdir("stockroom-patroni-"), synchronous=synchronous)
+    cluster = PatroniCluster(
+        owned_tmpdir("stockroom-patroni-"), synchronous=synchronous, durable=durable
+    )
     try:
         cluster.start_etcd()
         first = cluster.add_node("node1")
