@@ -135,6 +135,10 @@ class Load:
     clients: int = 6
     #: Pacing between a client's requests: a steady load the shared CPUs can carry.
     pause: float = 0.01
+    #: After a 503 a client waits this long, not the whole Retry-After: it sees writes come back
+    #: within that, yet does not spin (each refused write costs the service a connection attempt
+    #: to every node, CPU the recovering cluster needs).
+    backoff: float = 0.25
     #: Starts every SKU this load creates (a benchmark runs several loads on one database).
     prefix: str = "HA"
     ledger: Ledger = field(default_factory=Ledger)
@@ -189,7 +193,7 @@ class Load:
                     self.ledger.writes[key] = write
                 send(client, self.ledger, write)
                 n += 1
-                time.sleep(self.pause)
+                time.sleep(self.pause if write.outcome == "acknowledged" else self.backoff)
 
 
 def settle(base_url: str, ledger: Ledger, within: float = 60.0) -> None:
