@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The production path, proven: build a Python base image offline (debootstrap, like the
-# PostgreSQL test image), the Stockroom image on it, PgBouncer and HAProxy images for the
-# compose stack, then smoke-test the image alone and the whole stack. Prints each phase's time.
+# PostgreSQL test image), the Stockroom image on it, PgBouncer, HAProxy and Patroni images for the
+# compose stacks, then smoke-test the image alone, the whole stack, and the high-availability
+# stack losing its primary. Prints each phase's time.
 # Idempotent: the bases are built once per machine; Docker's layer cache makes the rest quick.
 # Usage: bash .ci/ship.sh [POSTGRES_IMAGE]   (default stockroom-postgres:15, built by .ci/run)
 set -euo pipefail
@@ -12,6 +13,7 @@ PYTHON_BASE=stockroom-python:3.11-bookworm
 IMAGE=stockroom:ci
 PGBOUNCER_IMAGE=stockroom-pgbouncer:ci
 HAPROXY_IMAGE=stockroom-haproxy:ci
+PATRONI_IMAGE=stockroom-patroni:ci
 
 phase_start=$SECONDS
 phase_name=""
@@ -41,14 +43,18 @@ base_size="$(docker image inspect -f '{{.Size}}' "$PYTHON_BASE")"
 size="$(docker image inspect -f '{{.Size}}' "$IMAGE")"
 echo "image $IMAGE: $((size / 1000000)) MB, $(((size - base_size) / 1000000)) MB over the base"
 
-phase "PgBouncer and HAProxy images (Debian packages on the same base)"
+phase "PgBouncer, HAProxy and Patroni images (Debian packages on the same base)"
 quiet_build --build-arg BASE_IMAGE="$PYTHON_BASE" -t "$PGBOUNCER_IMAGE" .ci/images/pgbouncer
 quiet_build --build-arg BASE_IMAGE="$PYTHON_BASE" -t "$HAPROXY_IMAGE" .ci/images/haproxy
+quiet_build --build-arg BASE_IMAGE="$PYTHON_BASE" -t "$PATRONI_IMAGE" .ci/images/patroni
 
 phase "image smoke test against $PG_IMAGE"
 bash .ci/smoke-image.sh "$IMAGE" "$PG_IMAGE"
 
 phase "compose stack (docker-compose $(docker-compose version --short)), --scale api=2"
 bash .ci/smoke-compose.sh "$IMAGE" "$PG_IMAGE" "$PGBOUNCER_IMAGE" "$HAPROXY_IMAGE"
+
+phase "high-availability stack (three Patroni nodes, etcd, HAProxy): the primary killed"
+bash .ci/smoke-ha.sh "$IMAGE" "$HAPROXY_IMAGE" "$PATRONI_IMAGE"
 
 phase ""
