@@ -49,21 +49,15 @@ class PooledConnection:
         self.in_transaction = False
         if self.is_closed():  # lost before COMMIT: asyncpg refuses to send it, nothing commits
             await self.driver.execute("COMMIT;")
-        commit = asyncio.ensure_future(
-            self.driver.execute("COMMIT;", timeout=bound + _COMMIT_DRIVER_TIMEOUT_EXTRA)
-        )
+        closer = asyncio.get_running_loop().call_later(bound, self.driver.terminate)
         try:
-            await asyncio.wait((commit,), timeout=bound)
-        finally:
-            if not commit.done():
-                commit.add_done_callback(_retrieve)
-                self.driver.terminate()
-        try:
-            await commit
+            await self.driver.execute("COMMIT;", timeout=bound + _COMMIT_DRIVER_TIMEOUT_EXTRA)
         except Exception as error:
             if is_disconnect(error):
                 raise CommitOutcomeUnknown from error
             raise
+        finally:
+            closer.cancel()
 
     async def rollback(self) -> None:
         self.in_transaction = False
