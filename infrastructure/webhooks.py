@@ -287,11 +287,13 @@ class WebhookDispatcher:
                         await asyncio.wait_for(stop.wait(), wait)
 
     async def step(self, client: httpx.AsyncClient) -> bool:
-        """One fan-out and one batch of deliveries; False when there was nothing to do."""
+        """One fan-out and one batch of deliveries; whether more is waiting to be done now."""
         fanned = await self.fan_out()
         claimed = await self._claim()
         await asyncio.gather(*(self._deliver(client, delivery) for delivery in claimed))
-        return bool(fanned or claimed)
+        # A fan-out short of a full batch has caught up: the next waits for the poll, or a
+        # steady trickle of writes would keep the dispatcher spinning.
+        return bool(claimed) or fanned >= _FANOUT_BATCH
 
     async def fan_out(self) -> int:
         rows = await self._execute(_FANOUT, {"limit": _FANOUT_BATCH})
