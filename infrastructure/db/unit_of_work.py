@@ -129,8 +129,9 @@ class SqlUnitOfWork:
             await end_standby_read(replicas, replica, connection, error)
             return
         # Read-your-writes: the position later reads must see (that of a replayed write too).
-        committed = exc is None and self._wrote and not connection.in_transaction
-        acknowledge = replicas.acknowledge_write if replicas is not None and committed else None
+        wrote = exc is None and self._wrote
+        committed = wrote and not connection.in_transaction
+        acknowledge = replicas.acknowledge_write if replicas is not None and wrote else None
         try:
             with unavailable_on_outage():
                 await connection.release(error, then=acknowledge)
