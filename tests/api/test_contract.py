@@ -81,6 +81,10 @@ def test_every_operation_conforms(api_schema: BaseSchema) -> None:
     failures: dict[str, str] = {}
     for result in api_schema.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]
+        if operation.path == "/v1/events/stream":
+            # An endless response, which a generated call would wait out to its timeout; the
+            # stream is tested through a real server in tests/cli/test_events_stream.py.
+            continue
 
         @given(case=operation.as_strategy())
         @SETTINGS
