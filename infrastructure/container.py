@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 from dependency_injector import containers, providers
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from application.idempotency import RunIdempotently
@@ -68,6 +70,16 @@ async def _engine_lifecycle(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
+def _embedded_data(settings: Settings) -> Path | None:
+    """The embedded database's directory: no URL configured, or the URL `stockroom serve` set
+    for the server it started (a socket in that directory)."""
+    if settings.database_url is None:
+        return settings.data_dir
+    pgdata = settings.data_dir.resolve() / "pgdata"
+    query = make_url(settings.database_url.get_secret_value()).query
+    return settings.data_dir if query.get("host") == str(pgdata) else None
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
     keyring = providers.Singleton(Settings.keyring, settings)
@@ -84,7 +96,9 @@ class Container(containers.DeclarativeContainer):
     unit_of_work = providers.Factory(
         SqlUnitOfWork, engine, idempotency_ttl, transaction_setup, replicas, commit_timeout
     )
-    readiness = providers.Singleton(ReadinessProbe, engine.provider, replicas)
+    readiness = providers.Singleton(
+        ReadinessProbe, engine.provider, replicas, providers.Callable(_embedded_data, settings)
+    )
     idempotency_purger = providers.Singleton(IdempotencyPurger, engine, idempotency_ttl)
     event_retention = providers.Singleton(_event_retention, settings)
     event_purger = providers.Singleton(EventPurger, engine, event_retention)

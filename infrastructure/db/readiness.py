@@ -8,19 +8,23 @@ reads to the primary.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from infrastructure.db.errors import SCHEMA_MISSING, unavailability
+from infrastructure.db.errors import DISK_FULL, SCHEMA_MISSING, unavailability
 from infrastructure.db.migrator import COMPATIBILITY_TABLE, head_revision, version_files
 from infrastructure.db.replicas import ReplicaSet, ReplicaStatus
 
 AT_HEAD: Final = "at head"
 AHEAD_COMPATIBLE: Final = "ahead by compatible revisions"
+#: Less free space than one WAL segment: PostgreSQL can no longer write.
+MIN_FREE_BYTES: Final = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +73,18 @@ def standing(
 
 class ReadinessProbe:
     def __init__(
-        self, engine: Callable[[], AsyncEngine], replicas: ReplicaSet | None = None
+        self,
+        engine: Callable[[], AsyncEngine],
+        replicas: ReplicaSet | None = None,
+        embedded_data: Path | None = None,
     ) -> None:
         """`engine` gives the engine when the probe runs: the probe is built with the app, and
-        the engine (and an embedded database) only when the app starts."""
+        the engine (and an embedded database) only when the app starts. `embedded_data` is the
+        embedded database's directory, whose disk the probe can see (an external one's it
+        cannot: there a full disk shows in the writes' 503s and the log)."""
         self._engine = engine
         self._replicas = replicas
+        self._embedded_data = embedded_data
         self._head = head_revision()
         self._known = frozenset(version_files())
 
@@ -91,6 +101,9 @@ class ReadinessProbe:
         )
 
     async def _primary(self) -> Readiness:
+        # Reads go on when the disk is full, so the database answering proves nothing about it.
+        if self._embedded_data is not None and self._disk_full(self._embedded_data):
+            return Readiness(False, f"{DISK_FULL} (data in {self._embedded_data.resolve()})")
         try:
             async with self._engine().connect() as connection:
                 current = (
@@ -110,6 +123,13 @@ class ReadinessProbe:
         if not found.ready:
             return Readiness(False, found.reason, revision=current)
         return Readiness(True, "ok", revision=current, schema=found.reason)
+
+    @staticmethod
+    def _disk_full(data: Path) -> bool:
+        try:
+            return shutil.disk_usage(data).free < MIN_FREE_BYTES
+        except OSError:  # not there yet: the database's own checks say why
+            return False
 
     @staticmethod
     async def _oldest_head(connection: AsyncConnection, revision: str) -> str | None:

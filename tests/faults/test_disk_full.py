@@ -79,8 +79,13 @@ def test_writes_on_a_full_disk_are_503s_naming_the_cause_and_recover(
         assert response.headers["retry-after"] == "1"
         assert DISK_FULL not in response.text  # the operator's business, not the client's
         assert f'"cause":"{DISK_FULL}"' in server.output()
+        # Reads still work on a full disk: readiness looks at the disk itself.
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert f"{DISK_FULL} (data in {(small_disk / 'data').resolve()})" in ready.json()["detail"]
 
         filler.unlink()
+        assert client.get("/health/ready").status_code == 200
         created = client.post("/v1/items", json={"sku": "after", "name": "A", "price": "1"})
         assert created.status_code == 201, created.text
     assert server.terminate() == 0
