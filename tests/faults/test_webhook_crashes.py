@@ -25,7 +25,7 @@ from infrastructure.settings import Settings
 from tests.faults.cluster import Database, wait_until
 from tests.servers import STOCKROOM, child_pids, environment
 from tests.support.cluster import Cluster
-from tests.support.receiver import Receiver, ReceiverServer
+from tests.support.receiver import Receiver, ReceiverServer, assert_exactly_the_feed
 
 #: Quick retries and a short lease (the attempt's timeout and five seconds), so a delivery a
 #: killed dispatcher held is sent again within the test.
@@ -111,18 +111,6 @@ async def _feed(url: str) -> list[FeedEntry]:
         await engine.dispose()
 
 
-def _assert_exactly_the_feed(receiver: Receiver, feed: list[FeedEntry]) -> None:
-    unique = receiver.unique()
-    assert all(message.verified for message in receiver.received), "a signature did not verify"
-    assert set(unique) == {f"evt_{entry.event.id}" for entry in feed}
-    per_item: dict[str, list[int]] = {}
-    for message in receiver.received:  # in arrival order, repeats included
-        data = message.body["data"]
-        per_item.setdefault(data["item_id"], []).append(data["version"])
-    for versions in per_item.values():
-        assert versions == sorted(versions), f"versions out of order: {versions}"
-
-
 def _kill(process: subprocess.Popen[bytes]) -> None:
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(10)
@@ -153,7 +141,7 @@ def test_kill_9_of_the_dispatcher_mid_delivery(
     finally:
         if second.poll() is None:
             _kill(second)
-    _assert_exactly_the_feed(got, feed)
+    assert_exactly_the_feed(got, feed)
     assert len(got.received) < 2 * len(feed)  # sent again: what was in flight, not everything
 
 
@@ -199,4 +187,4 @@ def test_kill_9_of_postgresql_mid_burst(
         if dispatcher.poll() is None:
             _kill(dispatcher)
         cluster.ensure_running()
-    _assert_exactly_the_feed(got, feed)
+    assert_exactly_the_feed(got, feed)

@@ -21,7 +21,7 @@ from infrastructure.webhooks import (
     TargetPolicy,
     WebhookDispatcher,
 )
-from tests.support.receiver import Receiver, ReceiverServer
+from tests.support.receiver import Receiver, ReceiverServer, assert_exactly_the_feed
 
 pytestmark = pytest.mark.db
 
@@ -84,18 +84,6 @@ async def _dispatch_until(
         await dispatcher
 
 
-def _assert_exactly_the_feed(receiver: Receiver, feed: list[FeedEntry]) -> None:
-    unique = receiver.unique()
-    assert all(message.verified for message in receiver.received), "a signature did not verify"
-    assert set(unique) == {f"evt_{entry.event.id}" for entry in feed}
-    per_item: dict[str, list[int]] = {}
-    for message in receiver.received:  # in arrival order, repeats included
-        data = message.body["data"]
-        per_item.setdefault(data["item_id"], []).append(data["version"])
-    for versions in per_item.values():
-        assert versions == sorted(versions), f"versions out of order: {versions}"
-
-
 @pytest.mark.parametrize("failing_for", [1.0])
 async def test_a_receiver_failing_for_a_while_then_gets_everything_in_order(
     engine: AsyncEngine,
@@ -110,7 +98,7 @@ async def test_a_receiver_failing_for_a_while_then_gets_everything_in_order(
     got.fail_for(failing_for)
     await _dispatch_until(engine, got, len(feed))
     assert got.failures > 0  # it did fail, and was retried
-    _assert_exactly_the_feed(got, feed)
+    assert_exactly_the_feed(got, feed)
     first = got.unique()[f"evt_{feed[0].event.id}"].body
     assert first["type"] == "item.created"
     assert first["data"]["cursor"] == feed[0].cursor

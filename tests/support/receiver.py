@@ -14,6 +14,7 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from application.events import FeedEntry
 from tests.support.ports import free_port
 
 
@@ -109,3 +110,17 @@ class ReceiverServer:
     def __exit__(self, *_: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def assert_exactly_the_feed(receiver: Receiver, feed: list[FeedEntry]) -> None:
+    """Every event of the feed arrived, signed, de-duplicated by id to exactly the feed, and each
+    item's versions in order (repeats included)."""
+    unique = receiver.unique()
+    assert all(message.verified for message in receiver.received), "a signature did not verify"
+    assert set(unique) == {f"evt_{entry.event.id}" for entry in feed}
+    per_item: dict[str, list[int]] = {}
+    for message in receiver.received:  # in arrival order, repeats included
+        data = message.body["data"]
+        per_item.setdefault(data["item_id"], []).append(data["version"])
+    for versions in per_item.values():
+        assert versions == sorted(versions), f"versions out of order: {versions}"
