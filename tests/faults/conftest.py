@@ -9,6 +9,7 @@ from typing import Final
 import pytest
 
 from infrastructure.db import migrator
+from tests.faults.balancer import Balancer
 from tests.faults.cluster import SETTINGS, Database, PgBouncer
 from tests.faults.helpers import Serve
 from tests.servers import Server
@@ -68,3 +69,12 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     yield start
     for server in started:
         server.kill()
+
+
+@pytest.fixture
+def balancer() -> Iterator[list[Balancer]]:
+    """HAProxy processes the test started; stopped at teardown, pass or fail."""
+    started: list[Balancer] = []
+    yield started
+    for lb in started:
+        lb.stop()

@@ -33,9 +33,9 @@ import psycopg
 import pytest
 
 from infrastructure.db import migrator
+from tests.faults.balancer import Balancer
 from tests.faults.cluster import Database, wait_until
 from tests.faults.helpers import Serve, new_item, service_env, start_all
-from tests.faults.test_rolling_restart import Balancer
 from tests.migrations.release import EXPAND, build_release
 from tests.servers import STOCKROOM, Server, environment
 
@@ -188,14 +188,6 @@ def release_step(url: str, release: Mapping[str, str], *args: str) -> subprocess
 def finished(process: subprocess.Popen[str], within: float) -> tuple[int, str]:
     out, err = process.communicate(timeout=within)
     return process.returncode, out + err
-
-
-@pytest.fixture
-def balancer() -> Iterator[list[Balancer]]:
-    started: list[Balancer] = []
-    yield started
-    for lb in started:
-        lb.stop()
 
 
 def test_an_expand_migration_under_load_and_a_rolling_restart_fail_no_request(

@@ -10,14 +10,11 @@ the balancer brings it in once its readiness check passes.
 
 from __future__ import annotations
 
-import csv
 import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -25,15 +22,12 @@ from typing import Final
 import httpx
 import pytest
 
+from tests.faults.balancer import Balancer
 from tests.faults.cluster import Database, wait_until
 from tests.faults.helpers import Serve, new_item, service_env, start_all
-from tests.servers import Server
-from tests.support.cluster import find_binary
-from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 
-SHARED_CONFIG: Final = Path(__file__).parents[2] / "deploy" / "haproxy" / "haproxy.cfg"
 #: Longer than the balancer needs to see two failed checks a second apart.
 #: Waits the promise puts no bound on (a replica coming up, load flowing) only guard against a
 #: hang: a loaded machine may take far longer than a quiet one.
@@ -54,59 +48,6 @@ def accepts_connections(port: int) -> bool:
             return True
     except ConnectionRefusedError:
         return False
-
-
-class Balancer:
-    """HAProxy in the foreground, with a runtime API socket to move and inspect servers."""
-
-    def __init__(self, workdir: Path, servers: list[Server]) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.admin = workdir / "haproxy.sock"
-        self.log = workdir / "haproxy.log"
-        lines = [
-            "global",
-            f"    stats socket {self.admin} mode 600 level admin",
-            "frontend http",
-            f"    bind 127.0.0.1:{self.port}",
-            "backend api",
-            *(f"    server s{i} 127.0.0.1:{s.port}" for i, s in enumerate(servers)),
-        ]
-        servers_file = workdir / "servers.cfg"
-        servers_file.write_text("\n".join(lines) + "\n")
-        with self.log.open("w") as log:
-            self.process = subprocess.Popen(
-                [find_binary("haproxy"), "-db", "-f", str(SHARED_CONFIG), "-f", str(servers_file)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def command(self, line: str) -> str:
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.connect(str(self.admin))
-            sock.sendall(line.encode() + b"\n")
-            return b"".join(iter(lambda: sock.recv(65536), b"")).decode()
-
-    def status(self, name: str) -> str:
-        """The server's state as the balancer sees it: UP, DOWN, or a transition (UP 1/2)."""
-        if self.process.poll() is not None:
-            raise RuntimeError(f"haproxy exited:\n{self.log.read_text()}")
-        if not self.admin.exists():
-            return "not started"
-        rows = csv.DictReader(self.command("show stat").removeprefix("# ").splitlines())
-        return next(row["status"] for row in rows if row["svname"] == name)
-
-    def wait_status(self, name: str, status: str, within: float) -> None:
-        wait_until(
-            lambda: self.status(name) == status,
-            within=within,
-            what=f"the balancer to see {name} {status}",
-            every=0.1,
-        )
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
 
 
 @dataclass
@@ -164,15 +105,6 @@ class Load:
             )
             return False
         return True
-
-
-@pytest.fixture
-def balancer() -> Iterator[list[Balancer]]:
-    """HAProxy processes the test started; stopped at teardown, pass or fail."""
-    started: list[Balancer] = []
-    yield started
-    for lb in started:
-        lb.stop()
 
 
 def test_rolling_restart_behind_haproxy_fails_no_request(
