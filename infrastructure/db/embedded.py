@@ -192,7 +192,7 @@ def revive(data_dir: Path, *, unless: threading.Event | None = None) -> int | No
             raise
         except Exception as exc:
             raise EmbeddedDatabaseError(_why_not_started(data_dir, exc)) from exc
-        pid: int | None = server.get_pid()
+        pid: int | None = server.get_pid() or _postmaster_pid(pgdata)
         return pid
 
 
@@ -220,6 +220,8 @@ def supervise(data_dir: Path) -> threading.Thread:
                 continue
             if pid is not None:
                 _log.warning("the embedded PostgreSQL had stopped; restarted it (pid %d)", pid)
+            elif reported:  # a failed attempt had started it after all
+                _log.warning("the embedded PostgreSQL had stopped; restarted it")
             wait, reported = CHECK_EVERY, ""
 
     thread = threading.Thread(target=watch, name="embedded-postgres-watch", daemon=True)

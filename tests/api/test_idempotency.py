@@ -53,6 +53,8 @@ async def test_a_repeat_while_the_first_runs_is_409_with_retry_after(
     with psycopg.connect(database_dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_lock_id("", "k-3"),))
         response = await client.post("/v1/items", json=ITEM, headers={"Idempotency-Key": "k-3"})
+        # Released here: closing the connection releases it only once its backend has exited.
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_id("", "k-3"),))
     body = assert_problem(response, 409)
     assert body["type"] == "/problems/idempotency-key-in-progress"
     assert response.headers["retry-after"] == "1"

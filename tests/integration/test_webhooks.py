@@ -61,9 +61,16 @@ async def _burst(engine: AsyncEngine, items: int, adjustments: int) -> list[Item
     return created
 
 
-async def _feed(engine: AsyncEngine) -> list[FeedEntry]:
-    async with SqlUnitOfWork(engine).read_only() as uow:
-        return await uow.events.read(None, 1000)
+async def _feed(engine: AsyncEngine, count: int) -> list[FeedEntry]:
+    """The feed once it holds `count` events: an event shows when every older transaction on
+    the server has ended (other tests use its other databases), so wait for that, within bounds."""
+    for _ in range(300):
+        async with SqlUnitOfWork(engine).read_only() as uow:
+            entries = await uow.events.read(None, 1000)
+        if len(entries) >= count:
+            break
+        await asyncio.sleep(0.1)
+    return entries
 
 
 async def _dispatch_until(
@@ -93,7 +100,7 @@ async def test_a_receiver_failing_for_a_while_then_gets_everything_in_order(
     got, server = receiver
     await _subscribe(engine, server.url, got)
     await _burst(engine, items=8, adjustments=4)
-    feed = await _feed(engine)
+    feed = await _feed(engine, 8 * 5)
     assert len(feed) == 8 * 5
     got.fail_for(failing_for)
     await _dispatch_until(engine, got, len(feed))
