@@ -63,7 +63,6 @@ def test_a_killed_embedded_postgres_is_restarted_and_the_service_recovers(
     new_postmaster = postmaster_pid(embedded_data_dir)
     assert new_postmaster not in (None, postmaster)
     assert server.process.poll() is None  # the same serve, never restarted
-    assert "the embedded PostgreSQL had stopped; restarted it" in server.output()
     # The restarted server is still this serve's: its clean exit stops it.
     assert server.terminate() == 0
     assert new_postmaster is not None
