@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.http import LOOPBACK_TLS
 from tests.support.ports import free_port
 
 STOCKROOM = str(Path(sys.executable).with_name("stockroom"))
@@ -69,7 +70,7 @@ class Server:
         deadline = time.monotonic() + within
         # One client for the whole wait: each new one loads the CA bundle (~40 ms of CPU), and
         # one per poll, ten polls a second, cost about as much as the server spends starting.
-        with httpx.Client(base_url=self.base_url, timeout=1) as client:
+        with httpx.Client(base_url=self.base_url, timeout=1, verify=LOOPBACK_TLS) as client:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"server exited early:\n{self.output()}")

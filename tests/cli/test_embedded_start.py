@@ -16,6 +16,7 @@ from infrastructure.db import migrator
 from infrastructure.settings import Settings
 from tests.cli.helpers import embedded_env, stockroom
 from tests.servers import STOCKROOM, Server, environment
+from tests.support.http import LOOPBACK_TLS
 
 
 def test_an_empty_data_dir_setting_is_unset(
@@ -72,10 +73,14 @@ def test_two_serves_at_once_on_a_new_data_dir(tmp_path: Path) -> None:
         for server in servers:
             server.wait_ready(within=180)
         created = httpx.post(
-            f"{servers[0].base_url}/v1/items", json={"sku": "a", "name": "A", "price": "1"}
+            f"{servers[0].base_url}/v1/items",
+            json={"sku": "a", "name": "A", "price": "1"},
+            verify=LOOPBACK_TLS,
         )
         assert created.status_code == 201, created.text
-        shared = httpx.get(f"{servers[1].base_url}{created.headers['location']}")
+        shared = httpx.get(
+            f"{servers[1].base_url}{created.headers['location']}", verify=LOOPBACK_TLS
+        )
         assert shared.status_code == 200
     finally:
         codes = [server.terminate() for server in servers]

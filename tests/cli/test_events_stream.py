@@ -13,6 +13,7 @@ import pytest
 
 from tests.faults.cluster import wait_until
 from tests.servers import Server
+from tests.support.http import LOOPBACK_TLS
 from tests.support.receiver import Receiver, ReceiverServer
 
 #: Seconds a read may wait: events show within a poll, keep-alives every half second.
@@ -53,7 +54,11 @@ def _messages(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
 
 def _create(base_url: str, *skus: str) -> None:
     for sku in skus:
-        response = httpx.post(f"{base_url}/v1/items", json={"sku": sku, "name": "n", "price": "1"})
+        response = httpx.post(
+            f"{base_url}/v1/items",
+            json={"sku": sku, "name": "n", "price": "1"},
+            verify=LOOPBACK_TLS,
+        )
         assert response.status_code == 201, response.text
 
 
@@ -79,7 +84,9 @@ def _events(
 
 def test_a_client_resumes_with_last_event_id_without_gap_or_repeat(server: Server) -> None:
     _create(server.base_url, "S-1", "S-2", "S-3")
-    with httpx.Client(base_url=server.base_url, timeout=READ_TIMEOUT) as client:
+    with httpx.Client(
+        base_url=server.base_url, timeout=READ_TIMEOUT, verify=LOOPBACK_TLS
+    ) as client:
         first, _ = _events(client, 2)  # and then it goes away mid-stream
         _create(server.base_url, "S-4", "S-5")
         rest, comments = _events(client, 3, headers={"Last-Event-ID": first[-1]["id"]})
@@ -102,7 +109,7 @@ def test_a_client_resumes_with_last_event_id_without_gap_or_repeat(server: Serve
 
 def test_the_stream_ends_cleanly_when_the_server_stops(server: Server) -> None:
     with (
-        httpx.Client(base_url=server.base_url, timeout=READ_TIMEOUT) as client,
+        httpx.Client(base_url=server.base_url, timeout=READ_TIMEOUT, verify=LOOPBACK_TLS) as client,
         client.stream("GET", "/v1/events/stream") as response,
     ):
         lines = response.iter_lines()
@@ -122,7 +129,9 @@ def test_serve_dispatches_webhooks(database_url: str, tmp_path: Path) -> None:
         )
         try:
             server.wait_ready()
-            created = httpx.post(f"{server.base_url}/v1/webhooks", json={"url": target.url})
+            created = httpx.post(
+                f"{server.base_url}/v1/webhooks", json={"url": target.url}, verify=LOOPBACK_TLS
+            )
             assert created.status_code == 201, created.text
             receiver.secret = created.json()["secret"]
             _create(server.base_url, "D-1")

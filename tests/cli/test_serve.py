@@ -9,6 +9,7 @@ import pytest
 
 from tests.cli.helpers import embedded_env
 from tests.servers import Server
+from tests.support.http import LOOPBACK_TLS
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +24,7 @@ def test_the_embedded_default_serves_and_keeps_data_across_restarts(tmp_path: Pa
         created = httpx.post(
             f"{first.base_url}/v1/items",
             json={"sku": "keep-1", "name": "Kept", "price": "3.10", "quantity": 2},
+            verify=LOOPBACK_TLS,
         )
         assert created.status_code == 201, created.text
     finally:
@@ -31,7 +33,7 @@ def test_the_embedded_default_serves_and_keeps_data_across_restarts(tmp_path: Pa
     second = Server(env, workdir=tmp_path)
     try:
         second.wait_ready()
-        fetched = httpx.get(f"{second.base_url}{created.headers['location']}")
+        fetched = httpx.get(f"{second.base_url}{created.headers['location']}", verify=LOOPBACK_TLS)
         assert fetched.status_code == 200
         assert fetched.json() == created.json()
     finally:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.servers import STOCKROOM, Server, environment
+from tests.support.http import LOOPBACK_TLS
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -36,10 +37,13 @@ def test_one_json_log_line_per_request_carrying_the_request_id(
     try:
         server.wait_ready()
         created = httpx.post(
-            f"{server.base_url}/v1/items", json=ITEM, headers={"X-Request-ID": "trace-42"}
+            f"{server.base_url}/v1/items",
+            json=ITEM,
+            headers={"X-Request-ID": "trace-42"},
+            verify=LOOPBACK_TLS,
         )
         assert created.status_code == 201
-        httpx.get(f"{server.base_url}{created.headers['location']}")
+        httpx.get(f"{server.base_url}{created.headers['location']}", verify=LOOPBACK_TLS)
     finally:
         assert server.terminate() == 0
     lines = json_log_lines(server.output())
@@ -81,7 +85,9 @@ def test_the_database_password_never_appears_in_logs_or_errors(tmp_path: Path) -
             ("GET", "/v1/items", None),
             ("POST", "/v1/items", ITEM),
         ]:
-            response = httpx.request(method, f"{server.base_url}{path}", json=body, timeout=5)
+            response = httpx.request(
+                method, f"{server.base_url}{path}", json=body, timeout=5, verify=LOOPBACK_TLS
+            )
             assert response.status_code == 503
             bodies.append(response.text)
     finally:
@@ -146,7 +152,12 @@ def test_two_servers_started_on_one_port_at_once_one_fails_with_one_line(
         assert lines[0].startswith(f"error: cannot listen on 127.0.0.1:{port}"), lines
         assert winner.poll() is None
         # Its socket listens from the start; the answer comes once the app is up.
-        assert httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=60).status_code == 200
+        assert (
+            httpx.get(
+                f"http://127.0.0.1:{port}/health/live", timeout=60, verify=LOOPBACK_TLS
+            ).status_code
+            == 200
+        )
     finally:
         for process in started:
             process.terminate()

@@ -29,6 +29,7 @@ from infrastructure.db import embedded
 from tests.faults.cluster import Database, wait_until
 from tests.faults.helpers import Serve, new_item, service_env
 from tests.servers import Server, child_pids
+from tests.support.http import LOOPBACK_TLS
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def kill_while_creating(
     killed = threading.Event()
 
     def write() -> None:
-        with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        with httpx.Client(base_url=server.base_url, timeout=10, verify=LOOPBACK_TLS) as client:
             while not killed.is_set():
                 try:
                     response = client.post("/v1/items", json=new_item(f"{prefix}-{next(numbers)}"))
@@ -71,7 +72,7 @@ def kill_while_creating(
 
 
 def assert_all_present(server: Server, acknowledged: list[dict[str, Any]]) -> None:
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+    with httpx.Client(base_url=server.base_url, timeout=10, verify=LOOPBACK_TLS) as client:
         for item in acknowledged:
             fetched = client.get(f"/v1/items/{item['id']}")
             assert fetched.status_code == 200, f"acknowledged item lost: {item}"

@@ -19,6 +19,7 @@ from tests.faults.test_durability import (
     embedded_env,
     postmaster_pid,
 )
+from tests.support.http import LOOPBACK_TLS
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +33,7 @@ def test_a_killed_embedded_postgres_is_restarted_and_the_service_recovers(
     embedded_data_dir: Path, serve: Serve
 ) -> None:
     server = serve(embedded_env(embedded_data_dir))
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+    with httpx.Client(base_url=server.base_url, timeout=10, verify=LOOPBACK_TLS) as client:
         created = client.post("/v1/items", json=new_item("sup-1"))
         assert created.status_code == 201, created.text
         item = created.json()

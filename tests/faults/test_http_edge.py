@@ -16,6 +16,7 @@ import pytest
 from tests.faults.cluster import Database
 from tests.faults.helpers import Serve, new_item, service_env
 from tests.servers import Server
+from tests.support.http import LOOPBACK_TLS
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +50,7 @@ def errors_logged(server: Server) -> list[str]:
 
 def test_head_then_get_on_one_connection_keeps_it_usable(database: Database, serve: Serve) -> None:
     server = serve(service_env(database.url, log_format="json"))
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+    with httpx.Client(base_url=server.base_url, timeout=10, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("head-1")).json()
         path = f"/v1/items/{item['id']}"
         for _ in range(20):
@@ -102,7 +103,10 @@ def _send_ignoring_close(sock: socket.socket, data: bytes) -> None:
 
 
 def client_ok(server: Server) -> bool:
-    return httpx.get(f"{server.base_url}/health/live", timeout=5).status_code == 200
+    return (
+        httpx.get(f"{server.base_url}/health/live", timeout=5, verify=LOOPBACK_TLS).status_code
+        == 200
+    )
 
 
 def test_many_small_headers_past_the_limit_get_431(database: Database, serve: Serve) -> None:
@@ -149,7 +153,10 @@ def test_a_transfer_coding_other_than_chunked_is_501(database: Database, serve: 
         status, body = status_and_body(read_until_closed(sock))
     assert status == 501
     assert b'"type":"/problems/unsupported-transfer-coding"' in body
-    assert httpx.get(f"{server.base_url}/v1/items", timeout=5).json()["items"] == []
+    assert (
+        httpx.get(f"{server.base_url}/v1/items", timeout=5, verify=LOOPBACK_TLS).json()["items"]
+        == []
+    )
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import pytest
 
 from tests.faults.cluster import STATEMENT_TIMEOUT_LOG, Database, row_locked, wait_until
 from tests.faults.helpers import Serve, assert_unavailable, new_item, service_env, timed
+from tests.support.http import LOOPBACK_TLS
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +31,7 @@ def test_an_exhausted_pool_answers_503_and_the_blocked_requests_still_finish(
     # past the pool timeout (2 s) that the third request runs into.
     env = service_env(database.url, pool_size="2", pool_max_overflow="0", statement_timeout="10")
     server = serve(env)
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with httpx.Client(base_url=server.base_url, timeout=30, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("pool-1")).json()
         path = f"/v1/items/{item['id']}"
         with row_locked(database, item["id"]) as release, ThreadPoolExecutor(2) as pool:
@@ -57,7 +58,7 @@ def test_a_statement_past_its_timeout_answers_503_and_changes_nothing(
     database: Database, serve: Serve
 ) -> None:
     server = serve(service_env(database.url, statement_timeout="1"))
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with httpx.Client(base_url=server.base_url, timeout=30, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("slow-1")).json()
         path = f"/v1/items/{item['id']}"
         with row_locked(database, item["id"]):
@@ -78,7 +79,7 @@ def test_a_backend_killed_mid_transaction_fails_only_its_request(
     database: Database, serve: Serve
 ) -> None:
     server = serve(service_env(database.url, pool_size="2", statement_timeout="10"))
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with httpx.Client(base_url=server.base_url, timeout=30, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("kill-1")).json()
         path = f"/v1/items/{item['id']}"
         with row_locked(database, item["id"]), ThreadPoolExecutor(1) as pool:

@@ -38,6 +38,7 @@ from tests.faults.cluster import Database, wait_until
 from tests.faults.helpers import Serve, new_item, service_env, start_all
 from tests.migrations.release import EXPAND, build_release
 from tests.servers import STOCKROOM, Server, environment
+from tests.support.http import LOOPBACK_TLS
 
 pytestmark = pytest.mark.slow
 
@@ -46,11 +47,13 @@ LOCK_HELD: Final = 20
 DRAIN: Final = 4
 GRACE: Final = 10
 CLIENTS: Final = 4
-PAUSE: Final = 0.01
+#: Pacing between a client's requests: a steady load, not the most the machine can take (the
+#: promise is about failed and queued requests, and the suite shares the machine's CPUs).
+PAUSE: Final = 0.05
 #: A request taking longer than this is a client timeout (a failure).
 CLIENT_TIMEOUT: Final = 15
 #: Requests measured for the baseline, at least.
-BASELINE_REQUESTS: Final = 1000
+BASELINE_REQUESTS: Final = 300
 #: How long the negative control keeps its lock once requests queue behind the migration.
 STALL: Final = 3
 #: Turns the runner's lock timeout off for the revision (the negative control's variant).
@@ -71,7 +74,9 @@ class Load:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def client(self, number: int) -> None:
-        with httpx.Client(base_url=self.base_url, timeout=CLIENT_TIMEOUT) as client:
+        with httpx.Client(
+            base_url=self.base_url, timeout=CLIENT_TIMEOUT, verify=LOOPBACK_TLS
+        ) as client:
             n = 0
             while not self.stop.is_set():
                 started = time.monotonic()
@@ -121,6 +126,11 @@ class Load:
         assert len(durations) >= 100, f"too few requests to measure: {len(durations)}"
         return durations[int(len(durations) * 0.99)]
 
+    def longest(self, since: float, until: float) -> float:
+        """The longest of the requests started in [since, until]."""
+        with self.lock:
+            return max(d for started, d in self.timings if since <= started <= until)
+
 
 class ReadinessWatch:
     """Polls the old release's processes' /health/ready directly; anything but 200 is noted."""
@@ -140,7 +150,7 @@ class ReadinessWatch:
             self.watched.discard(server.base_url)
 
     def run(self) -> None:
-        with httpx.Client(timeout=CLIENT_TIMEOUT) as client:
+        with httpx.Client(timeout=CLIENT_TIMEOUT, verify=LOOPBACK_TLS) as client:
             while not self.stop.wait(0.2):
                 with self.lock:
                     urls = list(self.watched)
@@ -203,7 +213,7 @@ def test_an_expand_migration_under_load_and_a_rolling_restart_fail_no_request(
     balancer.append(lb)
     for i in range(len(servers)):
         lb.wait_status(f"s{i}", "UP", within=15)
-    with httpx.Client(base_url=lb.base_url, timeout=10) as setup:
+    with httpx.Client(base_url=lb.base_url, timeout=10, verify=LOOPBACK_TLS) as setup:
         counters = [
             setup.post("/v1/items", json=new_item(f"counter-{i}", quantity=10_000))
             .raise_for_status()
@@ -226,7 +236,9 @@ def test_an_expand_migration_under_load_and_a_rolling_restart_fail_no_request(
         baseline = load.p99(start, time.monotonic())
 
         # Negative control: without a lock timeout the migration waits for the lock, and every
-        # request on `items` waits behind it.
+        # request on `items` waits behind it for as long as the lock is held. Only the few
+        # requests in flight then are stalled (the clients wait for them), so among the window's
+        # hundreds of requests the stall shows in the longest, not in a percentile.
         with items_locked(database):
             start = time.monotonic()
             step = release_step(database.url, unguarded, "upgrade")
@@ -234,9 +246,9 @@ def test_an_expand_migration_under_load_and_a_rolling_restart_fail_no_request(
             time.sleep(STALL)
         code, output = finished(step, within=60)
         control = (start, time.monotonic())
-        stalled = load.p99(*control)
+        stalled = load.longest(*control)
         assert code == 0, output
-        assert stalled > 2 * baseline, (stalled, baseline)
+        assert stalled >= STALL / 2, (stalled, baseline)
         code, output = finished(release_step(database.url, release, "downgrade", "--yes", head), 60)
         assert code == 0, output
 
@@ -282,7 +294,7 @@ def test_an_expand_migration_under_load_and_a_rolling_restart_fail_no_request(
     states = {str(body["schema"]) for body in watch.bodies}
     assert f"{{'revision': '{head}', 'state': 'at head'}}" in states, states
     assert f"{{'revision': '{EXPAND}', 'state': 'ahead by compatible revisions'}}" in states
-    with httpx.Client(base_url=servers[0].base_url) as client:
+    with httpx.Client(base_url=servers[0].base_url, verify=LOOPBACK_TLS) as client:
         assert client.get("/health/ready").json()["schema"] == {
             "revision": EXPAND,
             "state": "at head",

@@ -19,6 +19,7 @@ from tests.faults.cluster import Database, wait_until
 from tests.faults.helpers import Serve, assert_unavailable, new_item, service_env, timed
 from tests.faults.proxy import SilentProxy
 from tests.support.cluster import Cluster
+from tests.support.http import LOOPBACK_TLS
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +77,7 @@ def test_a_stopped_database_answers_503_fast_and_the_service_recovers(
     cluster: Cluster, database: Database, serve: Serve
 ) -> None:
     server = serve(service_env(database.url))
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+    with httpx.Client(base_url=server.base_url, timeout=10, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("before-1")).json()
         cluster.stop("immediate")
         try:
@@ -98,7 +99,7 @@ def test_a_database_that_stops_answering_gives_503_within_the_bound(
         # timeout + 0.3 s: 1.8 s by default) is what notices a hung query, and new connections
         # give up after the 1.5 s connect timeout. Default settings: the promise holds as shipped.
         server = serve(service_env(database.url_via(proxy.port)))
-        with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        with httpx.Client(base_url=server.base_url, timeout=10, verify=LOOPBACK_TLS) as client:
             item = client.post("/v1/items", json=new_item("before-1")).json()
             with proxy.frozen():
                 assert_down(client, item["id"])

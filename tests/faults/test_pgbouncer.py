@@ -22,6 +22,7 @@ from tests.faults.helpers import (
     timed,
 )
 from tests.faults.races import assert_races_hold
+from tests.support.http import LOOPBACK_TLS
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +42,7 @@ async def test_two_servers_behind_pgbouncer_keep_the_promises(
 
 
 def assert_blocked_patch_times_out(database: Database, base_url: str) -> None:
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+    with httpx.Client(base_url=base_url, timeout=30, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("bouncer-1")).json()
         with row_locked(database, item["id"]):
             answer, elapsed = timed(

@@ -19,6 +19,7 @@ from tests.faults.cluster import SETTINGS, PgBouncer
 from tests.faults.helpers import Serve, new_item, service_env, start_all
 from tests.servers import Server
 from tests.support.cluster import Cluster
+from tests.support.http import LOOPBACK_TLS
 from tests.support.replication import (
     ClusterPair,
     frozen,
@@ -69,7 +70,7 @@ def replicated(replication: ClusterPair) -> Iterator[ClusterPair]:
 
 
 def metric(server: Server, name: str, labels: str) -> float:
-    text = httpx.get(f"{server.base_url}/metrics", timeout=5).text
+    text = httpx.get(f"{server.base_url}/metrics", timeout=5, verify=LOOPBACK_TLS).text
     found = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
     assert found is not None, f"{name}{{{labels}}} not in /metrics"
     return float(found[1])
@@ -94,7 +95,9 @@ def in_rotation(server: Server, path: str) -> Callable[[], bool]:
 
     def check() -> bool:
         before = replica_reads(server)
-        assert httpx.get(f"{server.base_url}{path}", timeout=5).status_code in (200, 404)
+        assert httpx.get(
+            f"{server.base_url}{path}", timeout=5, verify=LOOPBACK_TLS
+        ).status_code in (200, 404)
         return replica_reads(server) > before
 
     return check
@@ -102,7 +105,7 @@ def in_rotation(server: Server, path: str) -> Callable[[], bool]:
 
 def test_reads_are_served_by_the_standby(replicated: ClusterPair, serve: Serve) -> None:
     server = serve(replica_env(replicated))
-    with httpx.Client(base_url=server.base_url, timeout=5) as client:
+    with httpx.Client(base_url=server.base_url, timeout=5, verify=LOOPBACK_TLS) as client:
         created = client.post("/v1/items", json=new_item("replica-1"))
         assert created.status_code == 201
         assert SESSION in created.headers
@@ -134,7 +137,7 @@ def _replica_label(replication: ClusterPair) -> str:
 
 def test_a_process_reads_its_own_writes(replicated: ClusterPair, serve: Serve) -> None:
     server = serve(replica_env(replicated))
-    with httpx.Client(base_url=server.base_url, timeout=5) as client:
+    with httpx.Client(base_url=server.base_url, timeout=5, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("own-0")).json()
         for number in range(1, 101):
             created = client.post("/v1/items", json=new_item(f"own-{number}"))
@@ -153,12 +156,14 @@ def test_the_session_token_carries_a_write_to_another_process(
     replicated: ClusterPair, serve: Serve
 ) -> None:
     writer, reader = start_all(serve, replica_env(replicated), replica_env(replicated))
-    item = httpx.post(f"{writer.base_url}/v1/items", json=new_item("token-0"), timeout=5).json()
+    item = httpx.post(
+        f"{writer.base_url}/v1/items", json=new_item("token-0"), timeout=5, verify=LOOPBACK_TLS
+    ).json()
     path = f"/v1/items/{item['id']}"
     eventually(in_rotation(reader, path), 10, "the reader's standby is in rotation")
     with (
-        httpx.Client(base_url=writer.base_url, timeout=5) as write,
-        httpx.Client(base_url=reader.base_url, timeout=5) as read,
+        httpx.Client(base_url=writer.base_url, timeout=5, verify=LOOPBACK_TLS) as write,
+        httpx.Client(base_url=reader.base_url, timeout=5, verify=LOOPBACK_TLS) as read,
     ):
         for number in range(1, 101):
             created = write.post("/v1/items", json=new_item(f"token-{number}"))
@@ -178,22 +183,30 @@ def test_the_session_token_carries_a_write_to_another_process(
 
 def test_a_paused_standby_leaves_the_rotation(replicated: ClusterPair, serve: Serve) -> None:
     writer, reader = start_all(serve, replica_env(replicated), replica_env(replicated))
-    item = httpx.post(f"{writer.base_url}/v1/items", json=new_item("paused-0"), timeout=5).json()
+    item = httpx.post(
+        f"{writer.base_url}/v1/items", json=new_item("paused-0"), timeout=5, verify=LOOPBACK_TLS
+    ).json()
     eventually(in_rotation(reader, f"/v1/items/{item['id']}"), 10, "the standby in rotation")
     with replicated.standby.connect() as conn:
         conn.execute("SELECT pg_wal_replay_pause()")
-    created = httpx.post(f"{writer.base_url}/v1/items", json=new_item("paused-1"), timeout=5)
+    created = httpx.post(
+        f"{writer.base_url}/v1/items", json=new_item("paused-1"), timeout=5, verify=LOOPBACK_TLS
+    )
     path = f"/v1/items/{created.json()['id']}"
     # Without a token the reader may lag, but by no more than the bound (plus a poll).
     eventually(
-        lambda: httpx.get(f"{reader.base_url}{path}", timeout=5).status_code == 200,
+        lambda: (
+            httpx.get(f"{reader.base_url}{path}", timeout=5, verify=LOOPBACK_TLS).status_code == 200
+        ),
         float(MAX_LAG) + 2,
         "the reader sees the write once the paused standby is too far behind",
     )
     assert metric(reader, "stockroom_db_replica_in_rotation", _replica_label(replicated)) == 0
     served = replica_reads(reader)
     for _ in range(50):
-        assert httpx.get(f"{reader.base_url}{path}", timeout=5).status_code == 200
+        assert (
+            httpx.get(f"{reader.base_url}{path}", timeout=5, verify=LOOPBACK_TLS).status_code == 200
+        )
     assert replica_reads(reader) == served  # all from the primary while replay is paused
     with replicated.standby.connect() as conn:
         conn.execute("SELECT pg_wal_replay_resume()")
@@ -202,7 +215,7 @@ def test_a_paused_standby_leaves_the_rotation(replicated: ClusterPair, serve: Se
 
 def test_a_stopped_standby_costs_no_read(replicated: ClusterPair, serve: Serve) -> None:
     server = serve(replica_env(replicated))
-    with httpx.Client(base_url=server.base_url, timeout=5) as client:
+    with httpx.Client(base_url=server.base_url, timeout=5, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("stopped-0")).json()
         path = f"/v1/items/{item['id']}"
         eventually(in_rotation(server, path), 10, "the standby in rotation")
@@ -234,8 +247,8 @@ def test_idempotent_replays_and_conditional_writes_are_unaffected(
     writer, reader = start_all(serve, replica_env(replicated), replica_env(replicated))
     key = {"Idempotency-Key": "replicas-create-1"}
     with (
-        httpx.Client(base_url=writer.base_url, timeout=5) as write,
-        httpx.Client(base_url=reader.base_url, timeout=5) as read,
+        httpx.Client(base_url=writer.base_url, timeout=5, verify=LOOPBACK_TLS) as write,
+        httpx.Client(base_url=reader.base_url, timeout=5, verify=LOOPBACK_TLS) as read,
     ):
         first = write.post("/v1/items", json=new_item("idem-1"), headers=key)
         replay = read.post("/v1/items", json=new_item("idem-1"), headers=key)
@@ -261,7 +274,7 @@ FALLBACK_LOG: Final = "running it on the primary"
 def reads_to_check(server: Server, sku_prefix: str, count: int) -> dict[str, Any]:
     """Items created through `server` and the answers to their GETs and list pages, each read
     once the standby serves reads: what every later read of them must answer."""
-    with httpx.Client(base_url=server.base_url, timeout=5) as client:
+    with httpx.Client(base_url=server.base_url, timeout=5, verify=LOOPBACK_TLS) as client:
         items = [
             client.post("/v1/items", json=new_item(f"{sku_prefix}-{n}")).json()
             for n in range(count)
@@ -304,7 +317,9 @@ class ReadStream:
 
     def _read(self, offset: int) -> None:
         paths = list(self._expected)
-        with httpx.Client(base_url=self._server.base_url, timeout=10) as client:
+        with httpx.Client(
+            base_url=self._server.base_url, timeout=10, verify=LOOPBACK_TLS
+        ) as client:
             for turn in itertools.count(offset):
                 if self._stop.is_set():
                     return

@@ -20,6 +20,7 @@ from tests.api.helpers import assert_problem
 from tests.faults.cluster import Database, row_locked, wait_until
 from tests.faults.helpers import Serve, new_item, service_env
 from tests.servers import Server
+from tests.support.http import LOOPBACK_TLS
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,7 @@ LONGEST_DRAIN: Final = 300
 
 
 def readiness(server: Server) -> httpx.Response:
-    return httpx.get(f"{server.base_url}/health/ready", timeout=5)
+    return httpx.get(f"{server.base_url}/health/ready", timeout=5, verify=LOOPBACK_TLS)
 
 
 def not_ready(server: Server) -> httpx.Response | None:
@@ -76,7 +77,7 @@ def test_sigterm_lets_in_flight_requests_finish_then_exits_zero(
             statement_timeout="30",
         )
     )
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with httpx.Client(base_url=server.base_url, timeout=30, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("term-1", quantity=5)).json()
         path = f"/v1/items/{item['id']}"
         with row_locked(database, item["id"]) as release, ThreadPoolExecutor(2) as pool:
@@ -137,7 +138,7 @@ def test_with_workers_every_worker_drains_then_exits_zero(database: Database, se
         *WORKERS,
     )
     all_started(server, 2)
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with httpx.Client(base_url=server.base_url, timeout=30, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("term-workers", quantity=5)).json()
         path = f"/v1/items/{item['id']}"
         with row_locked(database, item["id"]) as release, ThreadPoolExecutor(1) as pool:
@@ -158,7 +159,12 @@ def test_with_workers_every_worker_drains_then_exits_zero(database: Database, se
             # any more, and both still serve everything else.
             for _ in range(5):
                 assert "draining" in assert_problem(readiness(server), 503)["detail"]
-                assert httpx.get(f"{server.base_url}/v1/items", timeout=5).status_code == 200
+                assert (
+                    httpx.get(
+                        f"{server.base_url}/v1/items", timeout=5, verify=LOOPBACK_TLS
+                    ).status_code
+                    == 200
+                )
             wait_until(
                 lambda: refuses_connections(server.port),
                 within=WORKERS_DRAIN + 5,
@@ -227,7 +233,10 @@ def test_a_second_signal_ends_the_drain(
         what="the drain to start",
     )
     assert readiness(server).status_code == 503
-    assert httpx.get(f"{server.base_url}/health/live", timeout=5).status_code == 200
+    assert (
+        httpx.get(f"{server.base_url}/health/live", timeout=5, verify=LOOPBACK_TLS).status_code
+        == 200
+    )
     server.process.send_signal(second)
     # Inside the drain: only the second signal can have ended it.
     assert server.process.wait(timeout=LONGEST_DRAIN - 10) == 0, server.output()

@@ -22,6 +22,8 @@ from typing import Any, Final
 import httpx
 import psycopg
 
+from tests.support.http import LOOPBACK_TLS
+
 #: The problem type of a write whose COMMIT was sent and never answered.
 OUTCOME_UNKNOWN: Final = "/problems/outcome-unknown"
 START_QUANTITY: Final = 1_000_000
@@ -166,7 +168,9 @@ class Load:
 
     def _client(self, number: int) -> None:
         server = number % len(self.base_urls)
-        with httpx.Client(base_url=self.base_urls[server], timeout=CLIENT_TIMEOUT) as client:
+        with httpx.Client(
+            base_url=self.base_urls[server], timeout=CLIENT_TIMEOUT, verify=LOOPBACK_TLS
+        ) as client:
             n = 0
             while not self.stop.is_set():
                 key = str(uuid.uuid4())
@@ -199,7 +203,7 @@ class Load:
 def settle(base_url: str, ledger: Ledger, within: float = 60.0) -> None:
     """Re-send every unknown write with its key until each is acknowledged (or refused)."""
     deadline = time.monotonic() + within
-    with httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT) as client:
+    with httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT, verify=LOOPBACK_TLS) as client:
         while ledger.unknown():
             if time.monotonic() > deadline:
                 raise AssertionError(f"{len(ledger.unknown())} writes never settled")
@@ -210,7 +214,7 @@ def settle(base_url: str, ledger: Ledger, within: float = 60.0) -> None:
 
 
 def create_counters(base_url: str, prefix: str = "HA", count: int = 4) -> list[str]:
-    with httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT) as client:
+    with httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT, verify=LOOPBACK_TLS) as client:
         return [
             client.post(
                 "/v1/items",

@@ -31,6 +31,7 @@ from tests.support.cluster import (
     owned_tmpdir,
     run_as_owner,
 )
+from tests.support.http import LOOPBACK_TLS
 from tests.support.ports import free_port
 
 SCOPE: Final = "stockroom"
@@ -201,7 +202,7 @@ class PatroniCluster:
             if self.etcd.poll() is not None:
                 raise RuntimeError(f"etcd exited:\n{(self.root / 'etcd.log').read_text()}")
             with suppress(httpx.TransportError):
-                if httpx.get(f"{client}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{client}/health", timeout=1, verify=LOOPBACK_TLS).status_code == 200:
                     return
             time.sleep(0.1)
         raise RuntimeError("etcd did not become healthy within 30 s")
@@ -308,7 +309,7 @@ class PatroniCluster:
             if node.process is None or node.process.poll() is not None:
                 continue
             with suppress(httpx.HTTPError, ValueError):
-                response = httpx.get(f"{node.rest_url}/cluster", timeout=2)
+                response = httpx.get(f"{node.rest_url}/cluster", timeout=2, verify=LOOPBACK_TLS)
                 members: list[dict[str, Any]] = response.json().get("members", [])
                 return members
         return []
@@ -375,7 +376,12 @@ class PatroniCluster:
 
     def switchover(self, leader: Node) -> httpx.Response:
         """A planned switchover through the leader's REST API, as `patronictl switchover`."""
-        return httpx.post(f"{leader.rest_url}/switchover", json={"leader": leader.name}, timeout=60)
+        return httpx.post(
+            f"{leader.rest_url}/switchover",
+            json={"leader": leader.name},
+            timeout=60,
+            verify=LOOPBACK_TLS,
+        )
 
     def walsenders(self, node: Node) -> list[int]:
         """The processes that send a primary's WAL to its standbys."""
