@@ -156,7 +156,10 @@ class ProcessLogger(glogging.Logger):  # type: ignore[misc]
     def setup(self, cfg: GunicornConfig) -> None:
         self.cfg = cfg
         self.error_log.setLevel(self.LOG_LEVELS.get(cfg.loglevel.lower(), logging.INFO))
-        self.error_log.propagate = True
+        # The process's own handler: uvicorn-worker also gives it to uvicorn's logger in each
+        # worker (which, forked from a loaded app, configures no logging of its own).
+        self.error_log.handlers = logging.getLogger().handlers
+        self.error_log.propagate = False
         self.access_log.disabled = True
 
 
@@ -201,6 +204,8 @@ def main(argv: list[str] | None = None) -> None:
                 "bind": [f"fd://{fd}" for fd in args.fd],
                 "workers": args.workers,
                 "worker_class": DrainingWorker,
+                # Loaded once, then forked: a worker starts without importing the app again.
+                "preload_app": True,
                 "on_reload": retire_without_drain,
                 "logger_class": ProcessLogger,
                 "loglevel": settings.log_level.lower(),
