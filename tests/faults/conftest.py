@@ -43,6 +43,16 @@ def database(cluster: Cluster) -> Iterator[Database]:
     cluster.drop_database(database.name)
 
 
+@pytest.fixture(scope="module")
+def module_database(cluster: Cluster) -> Iterator[Database]:
+    """One database for a module whose tests share a server; each test keeps to its own rows."""
+    cluster.ensure_running()
+    database = Database(cluster, cluster.create_database("module", template=TEMPLATE))
+    yield database
+    cluster.ensure_running()
+    cluster.drop_database(database.name)
+
+
 @pytest.fixture
 def pgbouncer(cluster: Cluster) -> Iterator[PgBouncer]:
     """PgBouncer (transaction pooling) in front of the cluster; missing pgbouncer fails."""

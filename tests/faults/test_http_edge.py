@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
 from typing import Final
 
 import httpx
@@ -14,7 +15,7 @@ import psutil
 import pytest
 
 from tests.faults.cluster import Database
-from tests.faults.helpers import Serve, new_item, service_env
+from tests.faults.helpers import new_item, service_env
 from tests.servers import Server
 from tests.support.http import LOOPBACK_TLS
 
@@ -22,6 +23,19 @@ pytestmark = pytest.mark.slow
 
 #: The server's time limit on a request's line and headers, short for the test.
 HEADER_TIMEOUT: Final = 2.0
+
+
+@pytest.fixture(scope="module")
+def server(module_database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module (starting one costs more than any test here): each test's
+    requests are its own, and what a test checks in the log is what its requests wrote."""
+    env = service_env(module_database.url, log_format="json", header_timeout=str(HEADER_TIMEOUT))
+    server = Server(env, workdir=tmp_path_factory.mktemp("edge"))
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.kill()
 
 
 def raw(server: Server) -> socket.socket:
@@ -40,16 +54,17 @@ def status_and_body(answer: bytes) -> tuple[int, bytes]:
     return int(head.split(b" ", 2)[1]), body
 
 
-def errors_logged(server: Server) -> list[str]:
+def errors_logged(server: Server, since: int) -> list[str]:
+    """The error lines of the server's log past its first `since` characters."""
     return [
         line
-        for line in server.output().splitlines()
+        for line in server.output()[since:].splitlines()
         if '"level":"error"' in line or "Traceback" in line or "Exception in ASGI" in line
     ]
 
 
-def test_head_then_get_on_one_connection_keeps_it_usable(database: Database, serve: Serve) -> None:
-    server = serve(service_env(database.url, log_format="json"))
+def test_head_then_get_on_one_connection_keeps_it_usable(server: Server) -> None:
+    logged = len(server.output())
     with httpx.Client(base_url=server.base_url, timeout=10, verify=LOOPBACK_TLS) as client:
         item = client.post("/v1/items", json=new_item("head-1")).json()
         path = f"/v1/items/{item['id']}"
@@ -61,11 +76,11 @@ def test_head_then_get_on_one_connection_keeps_it_usable(database: Database, ser
             assert got.json() == item
         # One connection served them all: the server never closed it.
         assert client.get("/health/live").status_code == 200
-    assert errors_logged(server) == []
+    assert errors_logged(server, logged) == []
 
 
-def test_pipelined_head_and_get_get_two_answers(database: Database, serve: Serve) -> None:
-    server = serve(service_env(database.url, log_format="json"))
+def test_pipelined_head_and_get_get_two_answers(server: Server) -> None:
+    logged = len(server.output())
     with raw(server) as sock:
         sock.sendall(
             b"HEAD /health/live HTTP/1.1\r\nHost: test\r\n\r\n"
@@ -74,11 +89,10 @@ def test_pipelined_head_and_get_get_two_answers(database: Database, serve: Serve
         answer = read_until_closed(sock)
     assert answer.count(b"HTTP/1.1 200 OK") == 2, answer
     assert answer.endswith(b'"version":"0.1.0"}'), answer
-    assert errors_logged(server) == []
+    assert errors_logged(server, logged) == []
 
 
-def test_a_huge_header_gets_431_and_is_not_buffered(database: Database, serve: Serve) -> None:
-    server = serve(service_env(database.url))
+def test_a_huge_header_gets_431_and_is_not_buffered(server: Server) -> None:
     serving = psutil.Process(server.process.pid)
     before = serving.memory_info().rss
     for size in (1, 32):  # MiB
@@ -109,8 +123,7 @@ def client_ok(server: Server) -> bool:
     )
 
 
-def test_many_small_headers_past_the_limit_get_431(database: Database, serve: Serve) -> None:
-    server = serve(service_env(database.url))
+def test_many_small_headers_past_the_limit_get_431(server: Server) -> None:
     with raw(server) as sock:
         headers = b"".join(b"X-%d: 1\r\n" % n for n in range(5000))
         sock.sendall(b"GET /v1/items HTTP/1.1\r\nHost: test\r\n" + headers + b"\r\n")
@@ -119,10 +132,9 @@ def test_many_small_headers_past_the_limit_get_431(database: Database, serve: Se
 
 
 @pytest.mark.parametrize("drip", [b"", b"a"], ids=["silent", "one byte at a time"])
-def test_a_head_sent_slowly_is_cut_off(database: Database, serve: Serve, drip: bytes) -> None:
+def test_a_head_sent_slowly_is_cut_off(server: Server, drip: bytes) -> None:
     """Slowloris: a connection that sends nothing, or one header byte after another without
     end, is closed by the server once the header timeout has passed."""
-    server = serve(service_env(database.url, header_timeout=str(HEADER_TIMEOUT)))
     with raw(server) as sock:
         if drip:
             sock.sendall(b"GET /v1/items HTTP/1.1\r\nHost: test\r\nX-Slow: ")
@@ -143,8 +155,12 @@ def test_a_head_sent_slowly_is_cut_off(database: Database, serve: Serve, drip: b
     assert client_ok(server)
 
 
-def test_a_transfer_coding_other_than_chunked_is_501(database: Database, serve: Serve) -> None:
-    server = serve(service_env(database.url))
+def test_a_transfer_coding_other_than_chunked_is_501(
+    server: Server, module_database: Database
+) -> None:
+    items = "SELECT count(*) FROM items"
+    with module_database.connect() as conn:
+        before = conn.execute(items).fetchone()
     with raw(server) as sock:
         sock.sendall(
             b"POST /v1/items HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
@@ -153,17 +169,14 @@ def test_a_transfer_coding_other_than_chunked_is_501(database: Database, serve: 
         status, body = status_and_body(read_until_closed(sock))
     assert status == 501
     assert b'"type":"/problems/unsupported-transfer-coding"' in body
-    assert (
-        httpx.get(f"{server.base_url}/v1/items", timeout=5, verify=LOOPBACK_TLS).json()["items"]
-        == []
-    )
+    with module_database.connect() as conn:
+        assert conn.execute(items).fetchone() == before
 
 
 @pytest.mark.parametrize(
     "hosts", [b"", b"Host: a\r\nHost: b\r\n"], ids=["no Host", "two Host headers"]
 )
-def test_http_1_1_needs_exactly_one_host(database: Database, serve: Serve, hosts: bytes) -> None:
-    server = serve(service_env(database.url))
+def test_http_1_1_needs_exactly_one_host(server: Server, hosts: bytes) -> None:
     with raw(server) as sock:
         sock.sendall(b"GET /v1/items HTTP/1.1\r\n" + hosts + b"\r\n")
         status, body = status_and_body(read_until_closed(sock))
