@@ -35,7 +35,7 @@ async def test_two_servers_behind_pgbouncer_keep_the_promises(
     await assert_races_hold([s.base_url for s in servers])
 
     # Timeouts are set per transaction behind PgBouncer: a blocked statement is still
-    # cancelled by PostgreSQL at the (default, 2 s) statement timeout.
+    # cancelled by PostgreSQL at the (default, 1.5 s) statement timeout.
     assert_blocked_patch_times_out(database, servers[0].base_url)
     assert "unsupported startup parameter" not in pgbouncer.log()
     assert all("Traceback" not in s.output() for s in servers)
