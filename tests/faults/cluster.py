@@ -69,7 +69,8 @@ class Database:
         """The service's backends in this database (the engine names them `stockroom`)."""
         with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(
-                "SELECT pid, state, wait_event_type, backend_type, query FROM pg_stat_activity"
+                "SELECT pid, state, wait_event_type, wait_event, backend_type, query"
+                " FROM pg_stat_activity"
                 " WHERE datname = %s AND application_name = 'stockroom'",
                 (self.name,),
             )
@@ -84,6 +85,11 @@ class Database:
 
     def waiting_on_locks(self) -> list[dict[str, Any]]:
         return [s for s in self.service_sessions() if s["wait_event_type"] == "Lock"]
+
+    def waiting_on_a_table(self) -> list[dict[str, Any]]:
+        """Sessions waiting for a lock on a whole table (DDL, or what queues behind it), not on
+        a row another request holds."""
+        return [s for s in self.waiting_on_locks() if s["wait_event"] == "relation"]
 
     def idle_in_transaction(self) -> list[dict[str, Any]]:
         return [s for s in self.service_sessions() if str(s["state"]).startswith("idle in")]
