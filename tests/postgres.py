@@ -43,7 +43,14 @@ _STATE: Final = "postgres.json"
 #: The container is thrown away with the run, so nothing needs to reach its disk: without these
 #: every commit and every TRUNCATE between tests waits for an fsync (about 0.1 s each on these
 #: machines, once per database test at least).
-CONTAINER_SETTINGS: Final = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+#: PostgreSQL's default of 100 connections is less than the workers' pools, the commands they
+#: start and the concurrency tests' own sessions can hold at once.
+CONTAINER_SETTINGS: Final = (
+    "fsync=off",
+    "synchronous_commit=off",
+    "full_page_writes=off",
+    "max_connections=300",
+)
 
 # Connect to published ports on localhost (not the bridge address a containerised runner would
 # pick), and skip Ryuk where its image cannot be pulled: the main process stops the container.
