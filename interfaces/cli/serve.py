@@ -12,7 +12,7 @@ import typer
 
 from interfaces.cli.failures import fail
 
-SERVER_MODULE = "interfaces.http.server"
+SERVER_MODULE = "interfaces.http"
 #: Connections the kernel queues until the server accepts them (uvicorn's and gunicorn's default).
 _BACKLOG = 2048
 

@@ -1,7 +1,8 @@
 """The serving process: uvicorn with the app factory `serve_app`, and nothing of the command line.
 
-`stockroom serve` replaces itself with this module (`os.execv`: same process id for signals and
-supervisors), handing over its listening sockets, so what serves never imported the CLI. With
+`stockroom serve` replaces itself with `python -m interfaces.http`, which runs `main` (`os.execv`:
+same process id for signals and supervisors), handing over its listening sockets, so what serves
+never imported the CLI. With
 `--workers N`, gunicorn supervises N forked workers, each running the same draining server.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
-import ctypes.util
 import gc
 import logging
 import math
@@ -44,9 +44,10 @@ def _settle_memory() -> None:
     # What is loaded by now lives as long as the process: keep full collections from walking it.
     gc.collect()
     gc.freeze()
-    # glibc keeps what importing freed resident unless asked; absent on other libcs.
-    libc = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    gc.enable()  # off while the modules loaded (interfaces/http/__main__.py)
+    # glibc keeps what importing freed resident unless asked; absent on other libcs. The
+    # process's own symbols include its libc's (no `find_library`, which runs `ldconfig -p`).
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
     if trim is not None:
         trim(0)
 
@@ -224,7 +225,3 @@ def main(argv: list[str] | None = None) -> None:
     server.run(sockets=[socket.socket(fileno=fd) for fd in args.fd])
     if not server.started:
         sys.exit(STARTUP_FAILURE)
-
-
-if __name__ == "__main__":
-    main()
