@@ -20,8 +20,8 @@ from tests.unit.fakes import InMemoryFeedLog, InMemoryUnitOfWork
 
 
 @pytest.fixture(scope="session")
-async def postgres_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = build_engine(database_url, Settings(database_url=database_url, _env_file=None))
+async def postgres_engine(database_url: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = build_engine(database_url, settings)
     yield engine
     await engine.dispose()
 
