@@ -89,7 +89,9 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Singleton(build_engine, database_url, settings)
     engine_lifecycle = providers.Resource(_engine_lifecycle, engine)
     idempotency_ttl = providers.Singleton(_idempotency_ttl, settings)
-    transaction_setup = providers.Singleton(transaction_setup, settings)
+    # Not a Singleton: dependency-injector builds one whose value is None (no PgBouncer) anew on
+    # every call, at many times this Callable's cost, and every unit of work asks for it.
+    transaction_setup = providers.Callable(transaction_setup, settings)
     replicas = providers.Singleton(build_replicas, settings)
     replicas_lifecycle = providers.Resource(replicas_lifecycle, replicas, database_url)
     commit_timeout = providers.Singleton(command_timeout, settings)
