@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Final
 
 import asyncpg
@@ -164,18 +163,25 @@ def primary_lost(error: BaseException) -> bool:
     )
 
 
-@contextmanager
-def unavailable_on_outage() -> Iterator[None]:
+class _OutageAsUnavailable:
+    # A class rather than @contextmanager: it wraps every statement, and a generator-based
+    # context manager costs several times as much to enter and leave.
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _: object, error: BaseException | None, __: object) -> None:
+        if isinstance(error, Exception) and not isinstance(error, DataStoreUnavailable):
+            reason = unavailability(error)
+            if reason is not None:
+                raise DataStoreUnavailable(reason) from error
+
+
+_OUTAGE_AS_UNAVAILABLE: Final = _OutageAsUnavailable()
+
+
+def unavailable_on_outage() -> _OutageAsUnavailable:
     """Re-raise outages, and a database that answers but cannot serve, as DataStoreUnavailable."""
-    try:
-        yield
-    except DataStoreUnavailable:
-        raise
-    except Exception as error:
-        reason = unavailability(error)
-        if reason is not None:
-            raise DataStoreUnavailable(reason) from error
-        raise
+    return _OUTAGE_AS_UNAVAILABLE
 
 
 def violated_constraint(error: sa_exc.IntegrityError | asyncpg.PostgresError) -> str | None:
