@@ -29,12 +29,14 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.in_head = True
         self.head_bytes = 0
+        self.head_started: float | None = None  # when the head being received began
+        # One timer at a time, re-armed when it fires rather than on every request.
         self.head_deadline: asyncio.TimerHandle | None = None
         self.refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_deadline()  # a connection that never sends a byte is bounded too
+        self._start_head()  # a connection that never sends a byte is bounded too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_deadline()
@@ -46,7 +48,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         if not self.in_head:
             super().data_received(data)
             return
-        self._arm_deadline()
+        if self.head_started is None:
+            self._start_head()
         room = MAX_HEAD_BYTES - self.head_bytes
         if len(data) <= room:
             self.head_bytes += len(data)
@@ -62,7 +65,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self.in_head = False
-        self._disarm_deadline()
+        self.head_started = None
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -70,7 +73,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self.in_head = True  # what comes next is the next request's head
         self.head_bytes = 0
 
-    def _arm_deadline(self) -> None:
+    def _start_head(self) -> None:
+        self.head_started = self.loop.time()
         if self.head_deadline is None:
             self.head_deadline = self.loop.call_later(self.header_timeout, self._head_timed_out)
 
@@ -81,7 +85,12 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self.head_deadline = None
-        if self.in_head and not self.transport.is_closing():
+        if self.head_started is None or self.transport.is_closing():
+            return  # no head in progress: the next one arms the timer again
+        left = self.head_started + self.header_timeout - self.loop.time()
+        if left > 0:  # the timer was armed for an earlier head
+            self.head_deadline = self.loop.call_later(left, self._head_timed_out)
+        else:
             self.transport.close()
 
     def _refuse_head(self) -> None:
