@@ -8,7 +8,7 @@ so no change goes without its event. A refused write leaves the transaction usab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, Final
@@ -238,11 +238,16 @@ class SqlItemRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def _fetchrow(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
-        return await self._db.fetchrow(statement.sql, *statement.args(values), write=write)
+    # Not coroutines themselves: they hand back the database's, one frame fewer per statement.
+    def _fetchrow(
+        self, statement: CompiledStatement, write: bool, **values: Any
+    ) -> Coroutine[Any, Any, Any]:
+        return self._db.fetchrow(statement.sql, *statement.args(values), write=write)
 
-    async def _fetch(self, statement: CompiledStatement, write: bool, **values: Any) -> Any:
-        return await self._db.fetch(statement.sql, *statement.args(values), write=write)
+    def _fetch(
+        self, statement: CompiledStatement, write: bool, **values: Any
+    ) -> Coroutine[Any, Any, Any]:
+        return self._db.fetch(statement.sql, *statement.args(values), write=write)
 
     async def add(self, item: Item) -> None:
         if await self._fetchrow(_INSERT_ONE, True, **item_to_values(item)) is None:

@@ -5,6 +5,7 @@ Reads need no transaction (a statement is its own snapshot): the first write beg
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any, Self
 
@@ -60,17 +61,19 @@ class SqlUnitOfWork:
                 self._replicas.writes.observe(exc)
             self._read_only = self._fell_back = self._wrote = False
 
-    async def fetchrow(self, sql: str, *args: Any, write: bool = False) -> Any:
-        return await self._run("fetchrow", sql, args, write)
+    # Plain methods handing back `_run`'s coroutine: a coroutine of their own would be one more
+    # frame to resume on every statement.
+    def fetchrow(self, sql: str, *args: Any, write: bool = False) -> Coroutine[Any, Any, Any]:
+        return self._run("fetchrow", sql, args, write)
 
-    async def fetch(self, sql: str, *args: Any, write: bool = False) -> Any:
-        return await self._run("fetch", sql, args, write)
+    def fetch(self, sql: str, *args: Any, write: bool = False) -> Coroutine[Any, Any, Any]:
+        return self._run("fetch", sql, args, write)
 
-    async def fetchval(self, sql: str, *args: Any, write: bool = False) -> Any:
-        return await self._run("fetchval", sql, args, write)
+    def fetchval(self, sql: str, *args: Any, write: bool = False) -> Coroutine[Any, Any, Any]:
+        return self._run("fetchval", sql, args, write)
 
-    async def execute(self, sql: str, *args: Any) -> Any:
-        return await self._run("execute", sql, args, True)
+    def execute(self, sql: str, *args: Any) -> Coroutine[Any, Any, Any]:
+        return self._run("execute", sql, args, True)
 
     async def driver(self, *, write: bool = False) -> Any:
         """This unit's asyncpg connection, in its transaction when `write`."""
