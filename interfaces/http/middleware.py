@@ -44,8 +44,9 @@ def _unexpected_error(request_id: str) -> Response:
     )
 
 
-def _refuse_framing(scope: Scope, request_id: str) -> Response | None:
-    """A refusal of a request a proxy in front may have read differently (RFC 9112), or None."""
+def _refuse_framing(scope: Scope, headers: dict[bytes, bytes], request_id: str) -> Response | None:
+    """A refusal of a request a proxy in front may have read differently (RFC 9112), or None;
+    `headers` is the scope's as a dict."""
     hosts = [value for name, value in scope["headers"] if name == b"host"]
     if scope["http_version"] == "1.1" and len(hosts) != 1:
         return problem_response(
@@ -55,6 +56,8 @@ def _refuse_framing(scope: Scope, request_id: str) -> Response | None:
             slug="bad-host",
             headers={"Connection": "close"},
         )
+    if b"transfer-encoding" not in headers:
+        return None
     codings = [
         coding.strip().lower()
         for name, value in scope["headers"]
@@ -114,7 +117,7 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            refused = _refuse_framing(scope, request_id)
+            refused = _refuse_framing(scope, headers, request_id)
             if refused is not None:
                 await refused(scope, receive, send_with_headers)
             else:
