@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Final
 
@@ -153,6 +154,25 @@ def test_a_head_sent_slowly_is_cut_off(server: Server, drip: bytes) -> None:
                 break
     assert closed, "the server kept a connection whose head never ended"
     assert client_ok(server)
+
+
+def test_a_head_has_the_whole_timeout_from_its_own_first_byte(server: Server) -> None:
+    """On a kept-alive connection the next head's time starts with its first byte: one that
+    begins late in the connection's life and spans the moment a timeout counted from the
+    connection's start would end is still read whole."""
+    request = b"GET /health/live HTTP/1.1\r\nHost: test\r\n"
+    with raw(server) as sock:
+        sock.sendall(request + b"\r\n")
+        first = b""
+        while not first.endswith(b"}"):
+            first += sock.recv(65536)
+        assert status_and_body(first)[0] == 200
+        time.sleep(HEADER_TIMEOUT * 0.75)  # idle between requests: no head is being received
+        sock.sendall(request)
+        time.sleep(HEADER_TIMEOUT / 2)  # the head in two parts, half a timeout apart
+        sock.sendall(b"Connection: close\r\n\r\n")
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 200 OK"), answer
 
 
 def test_a_transfer_coding_other_than_chunked_is_501(
