@@ -26,14 +26,17 @@ WRITERS = 32
 TRANSACTIONS_PER_WRITER = 6
 #: Seconds a writer keeps a transaction open after its INSERT, at most (random below it).
 LONGEST_HOLD = 0.25
+#: How long a statement may take here: the harness's bound, not a request's.
+QUEUE_BOUND = 60.0
 
 
 @pytest.fixture
 async def wide_engine(database_url: str, settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """A pool with a connection for every writer and the reader. Its timeouts are the harness's
-    (tests/conftest.py): thirty-odd connections opened at once on a loaded machine are slow, and
-    what this test checks is the feed's order, not how fast a connection comes."""
-    engine = build_engine(database_url, settings.model_copy(update={"pool_size": WRITERS + 4}))
+    """A pool with a connection for every writer and the reader, and the harness's patience
+    (tests/conftest.py): on a loaded machine thirty-odd connections opened at once, and their
+    statements, are slow, and what this test checks is the feed's order, not how fast it comes."""
+    patient = {"pool_size": WRITERS + 4, "statement_timeout": QUEUE_BOUND}
+    engine = build_engine(database_url, settings.model_copy(update=patient))
     yield engine
     await engine.dispose()
 
@@ -124,14 +127,17 @@ async def _run(
     read = await make_reader(engine, start)
     workload = Workload()
     rng = random.Random()
-    writers = asyncio.gather(
-        *(_writer(engine, n, workload, random.Random(rng.random())) for n in range(WRITERS))
-    )
     seen: list[UUID] = []
-    while not writers.done():  # read again and again while the writers run
-        seen += [item_id for _, item_id in await read(None)]
-        await asyncio.sleep(0.002)
-    await writers
+    # A task group: should a writer fail, the others are cancelled and their connections handed
+    # back before the engine goes, rather than left running into the next test.
+    async with asyncio.TaskGroup() as group:
+        writers = [
+            group.create_task(_writer(engine, n, workload, random.Random(rng.random())))
+            for n in range(WRITERS)
+        ]
+        while not all(writer.done() for writer in writers):  # read again and again meanwhile
+            seen += [item_id for _, item_id in await read(None)]
+            await asyncio.sleep(0.002)
     # Then to the end, once every committed event can show: events show when every
     # transaction older than theirs has ended on the whole server (other tests run on its
     # other databases), so wait for that with a reader of its own, within bounds.
