@@ -162,9 +162,9 @@ class ReplicaSet:
 
     async def acknowledge_write(self, driver: Any) -> None:
         """After COMMIT, on the write's connection: the position later reads must see. Read
-        after COMMIT, not in a RETURNING clause, which would name a position before it."""
-        if self.tracking:
-            self.acknowledge(await driver.fetchval(CURRENT_LSN_SQL))
+        after COMMIT, not in a RETURNING clause, which would name a position before it. Only
+        asked for while `tracking`."""
+        self.acknowledge(await driver.fetchval(CURRENT_LSN_SQL))
 
     def take_out(self, replica: Replica, problem: str) -> None:
         """Out of rotation until its monitor sees it healthy again; the reads running on it

@@ -134,9 +134,9 @@ class SqlUnitOfWork:
         # Read-your-writes: the position later reads must see (that of a replayed write too).
         wrote = exc is None and self._wrote
         committed = wrote and not connection.in_transaction
-        # Without standbys no read can be stale: no position to read, no coroutine to await.
-        tracked = wrote and replicas is not None and replicas.tracking
-        acknowledge = replicas.acknowledge_write if tracked and replicas is not None else None
+        acknowledge = None  # without standbys no read can be stale: no position to read
+        if wrote and replicas is not None and replicas.tracking:
+            acknowledge = replicas.acknowledge_write
         try:
             with unavailable_on_outage():
                 await connection.release(error, then=acknowledge)
